@@ -1,0 +1,40 @@
+# Two commands do all the set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test install lint format bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+## run: migrate and seed the SQLite database, start the provider (:5000) and demo app (:5001)
+run: install
+	$(BIN)/idp demo
+
+## test: install what the tests need (Python packages, chromium, postgresql) and run them all
+test: install
+	bash scripts/install-test-deps.sh
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## bench: token endpoint throughput and CPU per request against gunicorn (not part of test)
+bench: install
+	$(BIN)/python bench/token_endpoint.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

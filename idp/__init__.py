@@ -1,0 +1,94 @@
+"""idp: an OpenID Connect identity provider built for multi-factor authentication and step-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from idp import config as settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Application factory: settings from ``IDP_*`` variables, ``test_config`` overriding them."""
+    values = settings.load(test_config)
+    app = Flask(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+        instance_path=str(Path(values["INSTANCE_PATH"]).resolve()),
+    )
+    app.config.update(values)
+    app.config.update(_flask_settings(values))
+    _init_extensions(app)
+    _register_blueprints(app)
+    from idp import cli
+
+    cli.init_app(app)
+    return app
+
+
+def _flask_settings(values: dict) -> dict:
+    secure = urlsplit(values["ISSUER"]).scheme == "https"
+    return {
+        "SQLALCHEMY_DATABASE_URI": values["DATABASE_URL"],
+        "SQLALCHEMY_ENGINE_OPTIONS": _engine_options(values["DATABASE_URL"]),
+        "SESSION_COOKIE_NAME": "idp_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure,
+        "PERMANENT_SESSION_LIFETIME": values["SESSION_TTL"],
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_SSL_STRICT": secure,
+    }
+
+
+def _engine_options(url: str) -> dict:
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 15}}
+    return {"pool_pre_ping": True}
+
+
+def _init_extensions(app: Flask) -> None:
+    from idp import keys, web
+    from idp.extensions import csrf, db
+    from idp.oauth2 import server
+
+    db.init_app(app)
+    csrf.init_app(app)
+    web.init_app(app)
+    server.init_app(app)
+    ttl = max(app.config["ACCESS_TOKEN_TTL"], app.config["ID_TOKEN_TTL"])
+    store = keys.KeyStore(app.config["KEYS_DIR"], max_token_ttl=ttl)
+    app.extensions["idp.keystore"] = store
+    if store.ensure(app.config["SIGNING_ALG"]):
+        app.logger.warning("no signing key found: created one in %s", store.folder)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from idp.views import account, auth, home, oauth, wellknown
+
+    for module in (wellknown, oauth, auth, account, home):
+        app.register_blueprint(module.bp)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
+    """SQLite: enforce foreign keys, and take the write lock at BEGIN so that two workers
+    consuming the same code serialise instead of failing on a stale read snapshot."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin_immediate(conn) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,229 @@
+"""The ``idp`` command line. Every command acts on the database of the ``IDP_*`` settings.
+
+Bad input gives a one-line error on stderr and exit status 1 (2 for usage errors, from click).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from idp import audit, config, users
+from idp.extensions import db
+from idp.models import Client, Role, User
+from idp.passwords import WeakPasswordError
+
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+
+
+def init_app(app: Flask) -> None:
+    """Nothing to bind: the CLI builds its own app; kept for the factory's symmetry."""
+
+
+def _app() -> Flask:
+    from idp import create_app
+
+    ctx = click.get_current_context()
+    if "app" not in ctx.meta:
+        try:
+            ctx.meta["app"] = create_app()
+        except config.ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+    return ctx.meta["app"]
+
+
+def in_app(func):
+    """Run the command inside an app context; domain errors become one-line messages."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with _app().app_context():
+            try:
+                return func(*args, **kwargs)
+            except (ValueError, LookupError) as exc:
+                db.session.rollback()
+                raise click.ClickException(str(exc)) from exc
+
+    return wrapper
+
+
+@click.group(help="idp: an OpenID Connect provider built for MFA. Settings come from IDP_* vars.")
+def main() -> None:
+    pass
+
+
+@main.command(help="Run the provider (development server; use gunicorn in production).")
+@click.option("--host", default="localhost", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    _app().run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.group(help="Database schema.")
+def db_group() -> None:
+    pass
+
+
+main.add_command(db_group, "db")
+
+
+@db_group.command("upgrade", help="Apply every migration (creates the schema on first run).")
+@in_app
+def db_upgrade() -> None:
+    from idp import db as schema
+
+    schema.upgrade()
+    click.echo("database is up to date")
+
+
+@main.group("users", help="End users.")
+def users_group() -> None:
+    pass
+
+
+@users_group.command("create", help="Create a user; the password is read from stdin or prompted.")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--name", default="")
+@click.option("--role", "roles", multiple=True, help="Role name (repeatable).")
+@in_app
+def users_create(email: str, password_stdin: bool, name: str, roles: tuple[str, ...]) -> None:
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = users.create(email, password, name=name, roles=list(roles), actor="cli")
+    except WeakPasswordError as exc:
+        raise click.ClickException(f"password: {exc}") from exc
+    db.session.commit()
+    click.echo(json.dumps({"sub": user.sub, "email": user.email, "roles": list(roles)}))
+
+
+@users_group.command("list", help="List users as JSON lines.")
+@in_app
+def users_list() -> None:
+    for user in db.session.execute(select(User).order_by(User.id)).scalars():
+        roles = [r.name for r in user.roles]
+        click.echo(json.dumps({"sub": user.sub, "email": user.email, "roles": roles}))
+
+
+@main.group("roles", help="Roles (groups of users that share a policy).")
+def roles_group() -> None:
+    pass
+
+
+@roles_group.command("create")
+@click.argument("name")
+@click.option("--description", default="")
+@in_app
+def roles_create(name: str, description: str) -> None:
+    if db.session.execute(select(Role).where(Role.name == name)).scalar():
+        raise click.ClickException(f"role {name!r} exists")
+    db.session.add(Role(name=name, description=description))
+    audit.record("role_created", actor="cli", role=name)
+    db.session.commit()
+    click.echo(json.dumps({"name": name}))
+
+
+@roles_group.command("list")
+@in_app
+def roles_list() -> None:
+    for role in db.session.execute(select(Role).order_by(Role.name)).scalars():
+        click.echo(json.dumps({"name": role.name, "description": role.description}))
+
+
+@main.group("clients", help="OAuth clients (relying parties and machine clients).")
+def clients_group() -> None:
+    pass
+
+
+@clients_group.command("create", help="Register a client; prints it as JSON, secret shown once.")
+@click.option("--name", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI.")
+@click.option("--post-logout-redirect-uri", "logout_uris", multiple=True)
+@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES))
+@click.option("--public", is_flag=True, help="No secret; PKCE required (SPAs, native apps).")
+@click.option("--first-party", is_flag=True, help="Skip the consent screen.")
+@in_app
+def clients_create(name, redirect_uris, logout_uris, grant_types, public, first_party) -> None:
+    from idp.clients import register
+
+    client, secret = register(
+        name=name,
+        redirect_uris=list(redirect_uris),
+        post_logout_redirect_uris=list(logout_uris),
+        grant_types=list(grant_types) or None,
+        public=public,
+        first_party=first_party,
+    )
+    db.session.commit()
+    click.echo(json.dumps(_client_json(client, secret), indent=2))
+
+
+def _client_json(client: Client, secret: str | None = None) -> dict:
+    data = {
+        "client_id": client.client_id,
+        "name": client.name,
+        "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "grant_types": client.grant_types,
+        "public": client.is_public,
+        "first_party": client.first_party,
+    }
+    if secret:
+        data["client_secret"] = secret
+    return data
+
+
+@clients_group.command("list")
+@in_app
+def clients_list() -> None:
+    for client in db.session.execute(select(Client).order_by(Client.id)).scalars():
+        click.echo(json.dumps(_client_json(client)))
+
+
+@main.group("keys", help="Token signing keys.")
+def keys_group() -> None:
+    pass
+
+
+@keys_group.command("rotate", help="Sign with a new key; old public keys stay published a while.")
+@click.option("--alg", type=click.Choice(["RS256", "ES256"]), default=None)
+@in_app
+def keys_rotate(alg: str | None) -> None:
+    from flask import current_app
+
+    key = current_app.extensions["idp.keystore"].rotate(alg or current_app.config["SIGNING_ALG"])
+    audit.record("keys_rotated", actor="cli", kid=key.kid, alg=key.alg)
+    db.session.commit()
+    click.echo(json.dumps({"kid": key.kid, "alg": key.alg}))
+
+
+@main.group("audit", help="The audit log.")
+def audit_group() -> None:
+    pass
+
+
+@audit_group.command("verify", help="Check the whole hash chain; names the first broken row.")
+@in_app
+def audit_verify() -> None:
+    report = audit.verify()
+    if report.first_broken is not None:
+        raise click.ClickException(
+            f"audit chain broken at row {report.first_broken}: {report.reason}"
+        )
+    click.echo(f"audit chain intact: {report.checked} rows")
+
+
+@main.command(help="Set up and run the demo: provider on :5000, demo relying app on :5001.")
+@click.option("--no-serve", is_flag=True, help="Only migrate and seed, then exit.")
+def demo(no_serve: bool) -> None:
+    from idp import demo as demo_setup
+
+    demo_setup.run(_app(), serve=not no_serve)

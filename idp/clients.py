@@ -1,0 +1,50 @@
+"""Client registration, shared by the CLI and (later) the admin console."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from idp import audit, secrets_util
+from idp.extensions import db
+from idp.models import Client
+from idp.models.client import DEFAULT_GRANT_TYPES
+
+
+def _check_uri(uri: str) -> None:
+    parts = urlsplit(uri)
+    if parts.scheme not in {"http", "https"} and not parts.scheme.startswith("com."):
+        raise ValueError(f"redirect URI {uri!r} must be http(s) or a private-use scheme")
+    if parts.fragment:
+        raise ValueError(f"redirect URI {uri!r} must not contain a fragment (RFC 6749 3.1.2)")
+
+
+def register(
+    *,
+    name: str,
+    redirect_uris: list[str],
+    post_logout_redirect_uris: list[str] | None = None,
+    grant_types: list[str] | None = None,
+    public: bool = False,
+    first_party: bool = False,
+) -> tuple[Client, str | None]:
+    """Create a client; returns it and its secret (``None`` for public clients), shown once."""
+    grant_types = grant_types or list(DEFAULT_GRANT_TYPES)
+    if "authorization_code" in grant_types and not redirect_uris:
+        raise ValueError("a client using authorization_code needs at least one --redirect-uri")
+    if public and "client_credentials" in grant_types:
+        raise ValueError("a public client cannot use client_credentials")
+    for uri in [*redirect_uris, *(post_logout_redirect_uris or [])]:
+        _check_uri(uri)
+    secret = None if public else secrets_util.token(32)
+    client = Client(
+        client_id=secrets_util.token(16),
+        secret_digest=secrets_util.digest(secret) if secret else None,
+        name=name,
+        redirect_uris=redirect_uris,
+        post_logout_redirect_uris=post_logout_redirect_uris or [],
+        grant_types=grant_types,
+        first_party=first_party,
+    )
+    db.session.add(client)
+    audit.record("client_created", actor="cli", client_id=client.client_id, name=name)
+    return client, secret

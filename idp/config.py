@@ -1,0 +1,137 @@
+"""Settings: read from ``IDP_*`` environment variables, validated once at start-up.
+
+Every key has a documented default (README, "Configuration"). In development an insecure default
+(secret key) is generated once into ``instance/`` with a warning; with ``IDP_ENV=production`` such
+defaults are refused, so a misconfigured production deployment stops instead of running weakly.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the variable and what is wrong."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One ``IDP_*`` variable: its key in ``app.config``, default and parser."""
+
+    name: str
+    default: object
+    parse: Callable[[Any], object] = str
+    doc: str = ""
+
+
+def _bool(value: str | bool) -> bool:
+    if isinstance(value, bool):
+        return value
+    if value.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if value.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ENV", "development", str, "development | production"),
+    Setting("ISSUER", "http://localhost:5000", str, "issuer URL, no trailing slash"),
+    Setting("DATABASE_URL", "", str, "SQLAlchemy URL; default SQLite under instance/"),
+    Setting("SECRET_KEY", "", str, "session signing key; generated in development"),
+    Setting("INSTANCE_PATH", str(DEFAULT_INSTANCE), str, "folder for dev secrets, db, outbox"),
+    Setting("KEYS_DIR", "", str, "folder of signing keys; default instance/keys"),
+    Setting("SIGNING_ALG", "RS256", str, "RS256 | ES256 for new signing keys"),
+    Setting("ACCESS_TOKEN_TTL", 600, int, "seconds"),
+    Setting("ID_TOKEN_TTL", 600, int, "seconds"),
+    Setting("AUTHORIZATION_CODE_TTL", 60, int, "seconds, at most 60"),
+    Setting("REFRESH_TOKEN_TTL", 30 * 86400, int, "absolute lifetime of a refresh family, s"),
+    Setting("SESSION_TTL", 12 * 3600, int, "provider sign-in session lifetime, seconds"),
+    Setting("PASSWORD_RESET_TTL", 900, int, "seconds a reset link stays valid"),
+    Setting("SELF_REGISTRATION", False, _bool, "allow sign-up from the sign-in page"),
+    Setting("ARGON2_TIME_COST", 2, int, "argon2id iterations (OWASP: 2 with 19 MiB)"),
+    Setting("ARGON2_MEMORY_COST", 19456, int, "argon2id memory in KiB"),
+    Setting("ARGON2_PARALLELISM", 1, int, "argon2id lanes"),
+    Setting("SMTP_HOST", "", str, "SMTP server; empty writes mail to instance/outbox"),
+    Setting("SMTP_PORT", 25, int, "SMTP port"),
+    Setting("SMTP_USERNAME", "", str, "SMTP login (optional)"),
+    Setting("SMTP_PASSWORD", "", str, "SMTP password (optional)"),
+    Setting("SMTP_STARTTLS", False, _bool, "use STARTTLS"),
+    Setting("MAIL_FROM", "idp@localhost", str, "From address of mail"),
+)
+
+
+def load(overrides: dict | None = None) -> dict:
+    """Return validated settings from the environment, ``overrides`` winning."""
+    overrides = overrides or {}
+    values: dict = {}
+    for s in SETTINGS:
+        raw = overrides.get(s.name, os.environ.get(f"IDP_{s.name}", s.default))
+        try:
+            values[s.name] = s.parse(raw)
+        except ValueError as exc:
+            raise ConfigError(f"IDP_{s.name}: {exc}") from exc
+    extra = {k: v for k, v in overrides.items() if k not in values}
+    values.update(extra)
+    _validate(values)
+    _fill_defaults(values)
+    return values
+
+
+def _validate(values: dict) -> None:
+    if values["ENV"] not in {"development", "production"}:
+        raise ConfigError("IDP_ENV: must be 'development' or 'production'")
+    issuer = values["ISSUER"]
+    parts = urlsplit(issuer)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or issuer.endswith("/"):
+        raise ConfigError("IDP_ISSUER: must be an http(s) URL without a trailing slash")
+    if values["SIGNING_ALG"] not in {"RS256", "ES256"}:
+        raise ConfigError("IDP_SIGNING_ALG: must be RS256 or ES256")
+    if not 1 <= values["AUTHORIZATION_CODE_TTL"] <= 60:
+        raise ConfigError("IDP_AUTHORIZATION_CODE_TTL: must be between 1 and 60 seconds")
+    for key in ("ACCESS_TOKEN_TTL", "ID_TOKEN_TTL", "REFRESH_TOKEN_TTL", "SESSION_TTL"):
+        if values[key] <= 0:
+            raise ConfigError(f"IDP_{key}: must be a positive number of seconds")
+    if values["ENV"] == "production":
+        _refuse_insecure(values, parts.scheme)
+
+
+def _refuse_insecure(values: dict, scheme: str) -> None:
+    if not values["SECRET_KEY"] or len(values["SECRET_KEY"]) < 32:
+        raise ConfigError("IDP_SECRET_KEY: production needs a random key of 32+ characters")
+    if scheme != "https":
+        raise ConfigError("IDP_ISSUER: production needs an https issuer")
+    if not values["DATABASE_URL"]:
+        raise ConfigError("IDP_DATABASE_URL: production needs an explicit database URL")
+
+
+def _fill_defaults(values: dict) -> None:
+    instance = Path(values["INSTANCE_PATH"])
+    values["KEYS_DIR"] = values["KEYS_DIR"] or str(instance / "keys")
+    if not values["DATABASE_URL"]:
+        values["DATABASE_URL"] = f"sqlite:///{instance / 'idp.sqlite3'}"
+    if not values["SECRET_KEY"]:
+        values["SECRET_KEY"] = _development_secret(instance)
+
+
+def _development_secret(instance: Path) -> str:
+    """Generate the session key once into instance/ so restarts keep sessions valid."""
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+        log.warning("IDP_SECRET_KEY unset: generated a development key in %s", path)
+    return path.read_text().strip()

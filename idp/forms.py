@@ -1,0 +1,57 @@
+"""The hosted pages' forms. Flask-WTF adds and checks a CSRF token on every one of them."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+
+from idp.passwords import MAX_LENGTH, MIN_LENGTH
+
+EMAIL = Regexp(r"^[^@\s]+@[^@\s]+$", message="Enter an email address like name@example.com.")
+NEW_PASSWORD = [
+    DataRequired(message="Choose a password."),
+    Length(MIN_LENGTH, MAX_LENGTH, message=f"Use at least {MIN_LENGTH} characters."),
+]
+
+
+class SignInForm(FlaskForm):
+    email = EmailField("Email", [DataRequired(message="Enter your email."), Length(max=320)])
+    password = PasswordField("Password", [DataRequired(message="Enter your password.")])
+    next = HiddenField()
+
+
+class RegisterForm(FlaskForm):
+    name = StringField("Name", [Length(max=200)])
+    email = EmailField("Email", [DataRequired(message="Enter your email."), EMAIL])
+    password = PasswordField("Password", NEW_PASSWORD)
+    next = HiddenField()
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", [DataRequired(message="Enter your email."), EMAIL])
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", NEW_PASSWORD)
+    confirm = PasswordField(
+        "Repeat new password", [EqualTo("password", message="The passwords do not match.")]
+    )
+
+
+class ProfileForm(FlaskForm):
+    name = StringField("Name", [Length(max=200)])
+
+
+class ChangePasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password", [DataRequired(message="Enter your current password.")]
+    )
+    password = PasswordField("New password", NEW_PASSWORD)
+    confirm = PasswordField(
+        "Repeat new password", [EqualTo("password", message="The passwords do not match.")]
+    )
+
+
+class ConfirmForm(FlaskForm):
+    """An empty form: a button whose only content is the CSRF token."""

@@ -1,0 +1,20 @@
+"""State: SQLAlchemy models and their transitions. Nothing here talks to the network."""
+
+from idp.models.audit import AuditEvent
+from idp.models.client import Client
+from idp.models.session import AuthenticationEvent, Consent, LoginSession
+from idp.models.tokens import AuthorizationCode, Token
+from idp.models.user import PasswordReset, Role, User
+
+__all__ = [
+    "AuditEvent",
+    "AuthenticationEvent",
+    "AuthorizationCode",
+    "Client",
+    "Consent",
+    "LoginSession",
+    "PasswordReset",
+    "Role",
+    "Token",
+    "User",
+]

@@ -1,0 +1,34 @@
+"""The append-only audit table. Rows are only ever inserted; see ``idp.audit``."""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.extensions import db
+
+
+class AuditEvent(db.Model):
+    """One security-relevant event; ``hash`` chains it to the row before."""
+
+    __tablename__ = "audit_events"
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True
+    )
+    at: Mapped[int] = mapped_column(BigInteger)
+    event: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    user_agent: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+    CHAINED_FIELDS = (
+        "at", "event", "outcome", "actor", "subject", "client_id",
+        "ip", "user_agent", "request_id", "detail",
+    )  # fmt: skip

@@ -1,0 +1,56 @@
+"""The provider's sign-in session, the authentication events in it, and remembered consent.
+
+A ``LoginSession`` is server-side: the browser holds only its random id inside the signed session
+cookie, so signing out ends it for good. Each interactive authentication adds an
+``AuthenticationEvent`` carrying its RFC 8176 ``amr`` values; the policy reads these events.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from idp.clock import now
+from idp.extensions import db
+
+
+class LoginSession(db.Model):
+    """One browser's signed-in state at the provider; its id is the OIDC ``sid``."""
+
+    __tablename__ = "login_sessions"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    ended_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    events: Mapped[list[AuthenticationEvent]] = relationship(
+        order_by="AuthenticationEvent.at", lazy="selectin", cascade="all, delete-orphan"
+    )
+
+    def is_active(self, at: int) -> bool:
+        return self.ended_at is None and at < self.expires_at
+
+
+class AuthenticationEvent(db.Model):
+    """One successful interactive authentication step (a password, later a factor)."""
+
+    __tablename__ = "authentication_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login_session_id: Mapped[str] = mapped_column(
+        ForeignKey("login_sessions.id", ondelete="CASCADE"), index=True
+    )
+    method: Mapped[str] = mapped_column(String(32))
+    amr: Mapped[list] = mapped_column(JSON)
+    at: Mapped[int] = mapped_column(BigInteger, default=now)
+
+
+class Consent(db.Model):
+    """Scopes a user granted to a third-party client, so the consent screen is asked once."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("user_id", "client_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list] = mapped_column(JSON, default=list)
+    granted_at: Mapped[int] = mapped_column(BigInteger, default=now)

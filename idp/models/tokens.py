@@ -1,0 +1,126 @@
+"""Authorization codes and issued tokens, with the atomic consumption RFC 6749 asks for.
+
+* A code is single use (RFC 6749 section 4.1.2): ``consume`` is one conditional UPDATE, so two
+  concurrent redemptions cannot both win; the loser learns the code was replayed.
+* A refresh token is rotated at every use (RFC 9700 section 4.14.2): ``rotate`` is the same
+  conditional UPDATE; replaying a rotated token revokes its whole family.
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import TokenMixin
+from authlib.oidc.core import AuthorizationCodeMixin
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, update
+from sqlalchemy.orm import Mapped, mapped_column
+
+from idp.clock import now
+from idp.extensions import db
+
+
+class AuthenticationContextColumns:
+    """acr, amr, auth_time and sid copied from the sign-in session; never recomputed later."""
+
+    acr: Mapped[str] = mapped_column(String(64), default="")
+    amr: Mapped[list] = mapped_column(JSON, default=list)
+    auth_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sid: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class AuthorizationCode(AuthenticationContextColumns, db.Model, AuthorizationCodeMixin):
+    """An issued authorization code, stored by digest."""
+
+    __tablename__ = "authorization_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    scope: Mapped[str] = mapped_column(String(1000), default="")
+    nonce: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    code_challenge: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    code_challenge_method: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    def consume(self) -> bool:
+        """Mark the code used; True only for the one caller that wins the race."""
+        result = db.session.execute(
+            update(AuthorizationCode)
+            .where(AuthorizationCode.id == self.id, AuthorizationCode.used_at.is_(None))
+            .values(used_at=now())
+        )
+        return result.rowcount == 1
+
+    def get_redirect_uri(self) -> str:
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce
+
+    def get_auth_time(self) -> int | None:
+        return self.auth_time
+
+    def get_acr(self) -> str:
+        return self.acr
+
+    def get_amr(self) -> list[str]:
+        return list(self.amr)
+
+
+class Token(AuthenticationContextColumns, db.Model, TokenMixin):
+    """One token response: the JWT access token's ``jti`` and, if any, a refresh token digest."""
+
+    __tablename__ = "tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    jti: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=True
+    )
+    scope: Mapped[str] = mapped_column(String(1000), default="")
+    grant_type: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    access_expires_at: Mapped[int] = mapped_column(BigInteger)
+    refresh_digest: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    family: Mapped[str | None] = mapped_column(String(64), index=True, nullable=True)
+    family_expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    rotated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    code_id: Mapped[int | None] = mapped_column(
+        ForeignKey("authorization_codes.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+
+    def rotate(self) -> bool:
+        """Retire this refresh token; True only for the one caller that wins the race."""
+        result = db.session.execute(
+            update(Token)
+            .where(Token.id == self.id, Token.rotated_at.is_(None), Token.revoked_at.is_(None))
+            .values(rotated_at=now())
+        )
+        return result.rowcount == 1
+
+    def check_client(self, client) -> bool:
+        return self.client_id == client.get_client_id()
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return self.access_expires_at - self.issued_at
+
+    def is_expired(self) -> bool:
+        return now() >= self.access_expires_at
+
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+def revoke_where(*criteria) -> int:
+    """Revoke every live token matching ``criteria``; returns how many were revoked."""
+    result = db.session.execute(
+        update(Token).where(Token.revoked_at.is_(None), *criteria).values(revoked_at=now())
+    )
+    return result.rowcount

@@ -1,0 +1,57 @@
+"""End users, their roles, and single-use password-reset links."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import BigInteger, Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from idp.clock import now
+from idp.extensions import db
+
+user_roles = Table(
+    "user_roles",
+    db.Model.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Role(db.Model):
+    """A named group of users; later issues attach an MFA policy to it."""
+
+    __tablename__ = "roles"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    description: Mapped[str] = mapped_column(String(255), default="")
+
+
+class User(db.Model):
+    """An end user. ``sub`` is the stable, non-reassigned OIDC subject identifier."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sub: Mapped[str] = mapped_column(String(64), unique=True, default=lambda: str(uuid.uuid4()))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    password_changed_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
+
+    @staticmethod
+    def normalize_email(email: str) -> str:
+        """Emails are matched case-insensitively, so they are stored lower-cased."""
+        return email.strip().lower()
+
+
+class PasswordReset(db.Model):
+    """A password-reset link: stored as a digest, single use, short-lived."""
+
+    __tablename__ = "password_resets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+    used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

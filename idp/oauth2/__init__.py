@@ -1,0 +1,1 @@
+"""Protocol layer: Authlib grants, endpoints and claims. Knows nothing of factor kinds."""

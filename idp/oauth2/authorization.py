@@ -1,0 +1,143 @@
+"""From a validated authorization request to an ``AuthContext`` for the policy.
+
+Parses the OIDC parameters Authlib leaves to us (``prompt``, ``max_age``, ``acr_values``,
+``claims``, ``id_token_hint``, ``login_hint``) and rejects malformed ones with ``invalid_request``
+sent to the (already validated) redirect URI, as OIDC Core 3.1.2.6 asks.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
+from authlib.oauth2.rfc6749.util import scope_to_list
+from sqlalchemy import select
+
+from idp.clock import now
+from idp.extensions import db
+from idp.models import Client, Consent, LoginSession, User
+from idp.oauth2 import signing
+from idp.policy import AuthContext, AuthEvent
+
+PROMPT_VALUES = frozenset({"none", "login", "consent"})
+
+
+@dataclass(frozen=True)
+class RequestParams:
+    """The OIDC parameters of one authorization request, parsed and checked."""
+
+    prompt: frozenset[str]
+    max_age: int | None
+    acr_values: tuple[str, ...]
+    essential_acr: tuple[str, ...]
+    hinted_sub: str | None
+    login_hint: str | None
+
+
+def parse(data, redirect_uri: str) -> RequestParams:
+    """Parse ``data`` (the request's values); raise ``invalid_request`` on bad input."""
+
+    def invalid(message: str) -> OAuth2Error:
+        return InvalidRequestError(message, state=data.get("state"), redirect_uri=redirect_uri)
+
+    prompt = frozenset((data.get("prompt") or "").split())
+    if prompt - PROMPT_VALUES:
+        raise invalid("unsupported prompt value")
+    return RequestParams(
+        prompt=prompt,
+        max_age=_max_age(data.get("max_age"), invalid),
+        acr_values=tuple((data.get("acr_values") or "").split()),
+        essential_acr=_essential_acr(data.get("claims"), invalid),
+        hinted_sub=_hinted_sub(data.get("id_token_hint"), invalid),
+        login_hint=(data.get("login_hint") or "")[:320] or None,
+    )
+
+
+def _max_age(value: str | None, invalid) -> int | None:
+    if value is None or value == "":
+        return None
+    if not value.isdigit():
+        raise invalid("max_age must be a non-negative integer")
+    return int(value)
+
+
+def _essential_acr(value: str | None, invalid) -> tuple[str, ...]:
+    """acr values the ``claims`` parameter marks essential (OIDC Core 5.5.1.1)."""
+    if not value:
+        return ()
+    try:
+        claims = json.loads(value)
+        acr = claims.get("id_token", {}).get("acr") or {}
+    except (ValueError, AttributeError) as exc:
+        raise invalid("claims must be a JSON object") from exc
+    if not isinstance(acr, dict) or not acr.get("essential"):
+        return ()
+    values = acr.get("values") or ([acr["value"]] if "value" in acr else [])
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise invalid("claims.id_token.acr values must be strings")
+    return tuple(values)
+
+
+def _hinted_sub(value: str | None, invalid) -> str | None:
+    """The subject of an ``id_token_hint`` we issued; expired hints are fine (OIDC Core 3.1.2.1)."""
+    if not value:
+        return None
+    try:
+        claims = signing.verify(value, verify_exp=False)
+    except signing.InvalidJWT as exc:
+        raise invalid(f"id_token_hint is not valid: {exc}") from exc
+    return claims.get("sub")
+
+
+def build_context(
+    params: RequestParams,
+    client: Client,
+    scope: str,
+    login_session: LoginSession | None,
+    started: int,
+) -> AuthContext:
+    """Gather what ``decide`` needs about this request and this browser's session."""
+    user = db.session.get(User, login_session.user_id) if login_session else None
+    if user is not None and params.hinted_sub and params.hinted_sub != user.sub:
+        user, login_session = None, None  # the hinted user is not the one signed in
+    scopes = frozenset(scope_to_list(scope) or [])
+    events = (
+        tuple(AuthEvent(e.method, tuple(e.amr), e.at) for e in login_session.events)
+        if (login_session)
+        else ()
+    )
+    return AuthContext(
+        now=now(),
+        user_id=user.sub if user else None,
+        roles=frozenset(r.name for r in user.roles) if user else frozenset(),
+        events=events,
+        prompt=params.prompt,
+        max_age=params.max_age,
+        acr_values=params.acr_values,
+        essential_acr=params.essential_acr,
+        interaction_started=started,
+        first_party=client.first_party,
+        consent_granted=user is not None and _consented(user, client, scopes),
+        requested_scopes=scopes,
+    )
+
+
+def _consented(user: User, client: Client, scopes: frozenset[str]) -> bool:
+    row = db.session.execute(
+        select(Consent).where(Consent.user_id == user.id, Consent.client_id == client.client_id)
+    ).scalar()
+    return row is not None and scopes <= set(row.scopes)
+
+
+def grant_consent(user: User, client: Client, scope: str) -> None:
+    """Remember that ``user`` allowed ``client`` these scopes (added to earlier ones)."""
+    row = db.session.execute(
+        select(Consent).where(Consent.user_id == user.id, Consent.client_id == client.client_id)
+    ).scalar()
+    scopes = set(scope_to_list(scope) or [])
+    if row is None:
+        db.session.add(Consent(user_id=user.id, client_id=client.client_id, scopes=sorted(scopes)))
+    else:
+        row.scopes = sorted(scopes | set(row.scopes))

@@ -1,0 +1,205 @@
+"""Authlib grants with the provider's storage and the two defaults we override.
+
+* PKCE (RFC 7636): only S256; a public client must send a challenge; ``plain`` is refused.
+* Code redemption: consumed atomically; a replayed code revokes every token issued from it
+  (RFC 6749 section 4.1.2). Refresh tokens rotate; a replayed one revokes its family
+  (RFC 9700 section 4.14.2).
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import OpenIDCode
+from authlib.oidc.core.grants.util import is_openid_scope
+from authlib.oidc.core.util import create_half_hash
+from flask import current_app
+from sqlalchemy import select
+
+from idp import audit, secrets_util
+from idp.clock import now
+from idp.extensions import db
+from idp.models import AuthorizationCode, Token, User
+from idp.models.tokens import revoke_where
+from idp.oauth2 import claims as user_claims
+from idp.oauth2 import signing
+from idp.oauth2.principal import Principal
+
+AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+
+
+class S256CodeChallenge(CodeChallenge):
+    """RFC 7636 restricted to S256 (RFC 9700 section 2.1.1), required for public clients."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+
+    def validate_code_challenge(self, grant, redirect_uri) -> None:
+        data = grant.request.payload.data
+        challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
+        if challenge and method != "S256":
+            raise InvalidRequestError("code_challenge_method must be S256; plain is not allowed")
+        if not challenge and grant.request.client.is_public:
+            raise InvalidRequestError("public clients must use PKCE with S256")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def save_authorization_code(self, code: str, request) -> AuthorizationCode:
+        principal: Principal = request.user
+        data = request.payload.data
+        row = AuthorizationCode(
+            digest=secrets_util.digest(code),
+            client_id=request.client.client_id,
+            user_id=principal.user.id,
+            redirect_uri=request.payload.redirect_uri or "",
+            scope=request.scope or "",
+            nonce=data.get("nonce"),
+            code_challenge=data.get("code_challenge"),
+            code_challenge_method=data.get("code_challenge_method"),
+            expires_at=now() + current_app.config["AUTHORIZATION_CODE_TTL"],
+            acr=principal.acr,
+            amr=list(principal.amr),
+            auth_time=principal.auth_time,
+            sid=principal.sid,
+        )
+        db.session.add(row)
+        return row
+
+    def query_authorization_code(self, code: str, client) -> AuthorizationCode | None:
+        """Find the code and consume it in one conditional UPDATE; detect replay."""
+        row = db.session.execute(
+            select(AuthorizationCode).where(AuthorizationCode.digest == secrets_util.digest(code))
+        ).scalar()
+        if row is None or row.client_id != client.client_id:
+            return None
+        if not row.consume():
+            _revoke_replayed_code(row)
+            raise InvalidGrantError("authorization code was already used")
+        if row.expires_at <= now():
+            return None
+        return row
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        """Nothing to do: the code was consumed atomically when it was looked up."""
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> Principal | None:
+        user = db.session.get(User, authorization_code.user_id)
+        return Principal.of(user, authorization_code) if user else None
+
+
+def _revoke_replayed_code(row: AuthorizationCode) -> None:
+    """RFC 6749 4.1.2: a code used twice revokes the tokens issued from it; kept on error."""
+    db.session.rollback()
+    revoked = revoke_where(Token.code_id == row.id)
+    audit.record(
+        "code_replay_detected",
+        outcome="failure",
+        client_id=row.client_id,
+        subject=str(row.user_id),
+        tokens_revoked=revoked,
+    )
+    db.session.commit()
+
+
+class OpenIDConnectCode(OpenIDCode):
+    """OIDC Core 3.1 for the code grant: signs the ID token with the provider's key set.
+
+    ``prompt`` is left to the policy (``idp.policy.decide``), so Authlib's own prompt hook is
+    not registered.
+    """
+
+    def exists_nonce(self, nonce: str, request) -> bool:
+        stmt = select(AuthorizationCode.id).where(
+            AuthorizationCode.client_id == request.payload.client_id,
+            AuthorizationCode.nonce == nonce,
+        )
+        return db.session.execute(stmt.limit(1)).first() is not None
+
+    def generate_user_info(self, user: Principal, scope: str) -> dict:
+        return user_claims.for_scope(user.user, scope)
+
+    def encode_id_token(self, token: dict, request) -> str:
+        principal: Principal = request.user
+        issued = now()
+        claims = {
+            "iss": current_app.config["ISSUER"],
+            "aud": request.client.client_id,
+            "iat": issued,
+            "exp": issued + current_app.config["ID_TOKEN_TTL"],
+            "auth_time": principal.auth_time,
+            "acr": principal.acr,
+            "amr": list(principal.amr),
+            **user_claims.for_scope(principal.user, token["scope"]),
+        }
+        if principal.sid:
+            claims["sid"] = principal.sid
+        if request.authorization_code is not None and request.authorization_code.nonce:
+            claims["nonce"] = request.authorization_code.nonce
+        alg = signing.keystore().current().alg
+        claims["at_hash"] = create_half_hash(token["access_token"], alg).decode()
+        return signing.sign(claims)
+
+    def __call__(self, grant) -> None:
+        grant.register_hook("after_create_token_response", self.process_token)
+        if is_openid_scope(grant.request.payload.scope):
+            grant.register_hook(
+                "after_validate_authorization_request_payload",
+                self.validate_openid_authorization_request,
+            )
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def _validate_request_token(self, client) -> Token:
+        """Look up, check the client, then rotate atomically; a replay revokes the family."""
+        value = self.request.form.get("refresh_token")
+        if not value:
+            raise InvalidRequestError("Missing 'refresh_token' in request.")
+        row = db.session.execute(
+            select(Token).where(Token.refresh_digest == secrets_util.digest(value))
+        ).scalar()
+        if row is None or not row.check_client(client):
+            raise InvalidGrantError("refresh token is invalid or was issued to another client")
+        if row.revoked_at is not None:
+            raise InvalidGrantError("refresh token was revoked")
+        if row.family_expires_at is None or row.family_expires_at <= now():
+            raise InvalidGrantError("refresh token has expired")
+        if row.rotated_at is not None or not row.rotate():
+            _revoke_family(row)
+            raise InvalidGrantError("refresh token was already used")
+        return row
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        """Unused: ``_validate_request_token`` does the lookup with rotation."""
+        return None
+
+    def authenticate_user(self, refresh_token: Token) -> Principal | None:
+        user = db.session.get(User, refresh_token.user_id)
+        return Principal.of(user, refresh_token) if user else None
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        """Nothing to do: the old token was rotated atomically during validation."""
+
+
+def _revoke_family(row: Token) -> None:
+    db.session.rollback()
+    revoked = revoke_where(Token.family == row.family)
+    audit.record(
+        "refresh_replay_detected",
+        outcome="failure",
+        client_id=row.client_id,
+        subject=str(row.user_id),
+        tokens_revoked=revoked,
+    )
+    db.session.commit()
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """RFC 6749 4.4 for machine clients; confidential clients only."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]

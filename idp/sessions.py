@@ -1,0 +1,93 @@
+"""The browser's sign-in session and its pending authorization requests.
+
+The signed Flask cookie holds only the ``LoginSession`` id and, while a sign-in is under way, the
+authorization requests waiting for it. Signing in issues a fresh session (cookie content and
+LoginSession id both change), so a session id planted before sign-in is worthless after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from flask import current_app, session
+
+from idp import secrets_util
+from idp.clock import now
+from idp.extensions import db
+from idp.models import AuthenticationEvent, LoginSession, User
+
+MAX_PENDING = 5
+PENDING_TTL = 1800
+
+
+def current() -> LoginSession | None:
+    """The active sign-in session of this browser, if any."""
+    sid = session.get("sid")
+    if not sid:
+        return None
+    row = db.session.get(LoginSession, sid)
+    return row if row is not None and row.is_active(now()) else None
+
+
+def current_user() -> User | None:
+    row = current()
+    return db.session.get(User, row.user_id) if row else None
+
+
+def sign_in(user: User, method: str, amr: list[str]) -> LoginSession:
+    """Start a new session for ``user`` after a first-factor authentication."""
+    previous = current()
+    if previous is not None:
+        previous.ended_at = now()
+    pending = session.get("pending", {})
+    session.clear()
+    session["pending"] = pending
+    row = LoginSession(
+        id=secrets_util.token(24),
+        user_id=user.id,
+        expires_at=now() + current_app.config["SESSION_TTL"],
+    )
+    db.session.add(row)
+    add_event(row, method, amr)
+    session["sid"] = row.id
+    return row
+
+
+def add_event(row: LoginSession, method: str, amr: list[str]) -> AuthenticationEvent:
+    """Record an interactive authentication in the session (later: second factors)."""
+    event = AuthenticationEvent(login_session_id=row.id, method=method, amr=amr, at=now())
+    row.events.append(event)
+    return event
+
+
+def sign_out() -> LoginSession | None:
+    """End the server-side session and forget the cookie's content."""
+    row = current()
+    if row is not None:
+        row.ended_at = now()
+    session.clear()
+    return row
+
+
+def remember_request(query_string: str) -> tuple[str, int]:
+    """Key and first-seen time of an authorization request, remembered across the sign-in."""
+    key = hashlib.sha256(query_string.encode()).hexdigest()[:32]
+    pending = {k: v for k, v in session.get("pending", {}).items() if v["t"] > now() - PENDING_TTL}
+    if key not in pending:
+        pending[key] = {"q": query_string, "t": now()}
+        while len(pending) > MAX_PENDING:
+            pending.pop(min(pending, key=lambda k: pending[k]["t"]))
+    session["pending"] = pending
+    return key, pending[key]["t"]
+
+
+def pending_query(key: str | None) -> str | None:
+    """The query string of a remembered request, to resume it after an interaction."""
+    entry = session.get("pending", {}).get(key or "")
+    return entry["q"] if entry else None
+
+
+def forget_request(key: str) -> None:
+    pending = dict(session.get("pending", {}))
+    if pending.pop(key, None) is not None:
+        session["pending"] = pending

@@ -1,0 +1,82 @@
+"""User and role operations shared by the hosted pages and the CLI, each audited."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from idp import audit, passwords, secrets_util
+from idp.clock import now
+from idp.extensions import db
+from idp.models import PasswordReset, Role, User
+from idp.models.tokens import Token, revoke_where
+
+
+class UserExistsError(ValueError):
+    """An account with this email already exists."""
+
+
+def by_email(email: str) -> User | None:
+    normalized = User.normalize_email(email)
+    return db.session.execute(select(User).where(User.email == normalized)).scalar()
+
+
+def create(email: str, password: str, *, name: str = "", roles: list[str] = (), actor=None) -> User:
+    """Create a user; the caller commits. Raises ``UserExistsError`` or ``WeakPasswordError``."""
+    if by_email(email) is not None:
+        raise UserExistsError(f"a user with email {User.normalize_email(email)} exists")
+    user = User(email=User.normalize_email(email), name=name)
+    user.password_hash = passwords.hash_password(password)
+    user.roles = [role(r) for r in roles]
+    db.session.add(user)
+    db.session.flush()
+    audit.record("user_created", actor=actor or user.email, subject=user.sub, roles=list(roles))
+    return user
+
+
+def role(name: str) -> Role:
+    """An existing role by name; raises ``LookupError`` if there is none."""
+    row = db.session.execute(select(Role).where(Role.name == name)).scalar()
+    if row is None:
+        raise LookupError(f"no role named {name!r}; create it with 'idp roles create'")
+    return row
+
+
+def set_password(user: User, password: str, *, event: str) -> None:
+    """Replace the password and revoke the user's refresh tokens (stolen ones die with it)."""
+    user.password_hash = passwords.hash_password(password)
+    user.password_changed_at = now()
+    revoked = revoke_where(Token.user_id == user.id)
+    audit.record(event, actor=user.email, subject=user.sub, tokens_revoked=revoked)
+
+
+def start_password_reset(user: User, ttl: int) -> str:
+    """Create a single-use reset secret; only its digest is stored."""
+    secret = secrets_util.token(32)
+    db.session.add(
+        PasswordReset(digest=secrets_util.digest(secret), user_id=user.id, expires_at=now() + ttl)
+    )
+    audit.record("password_reset_requested", actor=user.email, subject=user.sub)
+    return secret
+
+
+def redeem_password_reset(secret: str) -> User | None:
+    """Consume a reset secret atomically; ``None`` if unknown, used or expired."""
+    row = db.session.execute(
+        select(PasswordReset).where(PasswordReset.digest == secrets_util.digest(secret))
+    ).scalar()
+    if row is None or row.used_at is not None or row.expires_at <= now():
+        return None
+    consumed = db.session.execute(
+        PasswordReset.__table__.update()
+        .where(PasswordReset.id == row.id, PasswordReset.used_at.is_(None))
+        .values(used_at=now())
+    )
+    return db.session.get(User, row.user_id) if consumed.rowcount == 1 else None
+
+
+def peek_password_reset(secret: str) -> bool:
+    """Whether a reset link is still usable, to show the form or an explanation."""
+    row = db.session.execute(
+        select(PasswordReset).where(PasswordReset.digest == secrets_util.digest(secret))
+    ).scalar()
+    return row is not None and row.used_at is None and row.expires_at > now()

@@ -1,0 +1,128 @@
+"""Hosted sign-in, self-registration and password reset pages.
+
+An unknown email and a wrong password get the same message, the same status (401) and about
+the same time, because ``passwords.verify`` hashes a dummy password for unknown users.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+
+from idp import audit, mail, sessions, users
+from idp.extensions import db
+from idp.forms import ForgotPasswordForm, RegisterForm, ResetPasswordForm, SignInForm
+from idp.passwords import verify
+
+bp = Blueprint("auth", __name__)
+
+BAD_CREDENTIALS = "That email and password do not match an account."
+
+
+def _continue(next_key: str | None):
+    """Back to the waiting authorization request, or to the account page."""
+    query = sessions.pending_query(next_key)
+    if query is not None:
+        return redirect(url_for("oauth.authorize") + "?" + query, code=303)
+    return redirect(url_for("account.index"), code=303)
+
+
+def _login_hint(next_key: str | None) -> str:
+    query = sessions.pending_query(next_key) or ""
+    return parse_qs(query).get("login_hint", [""])[0]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = SignInForm()
+    if not form.is_submitted():
+        form.next.data = form.next.data or _request_arg("next")
+        form.email.data = _login_hint(form.next.data)
+    if not form.validate_on_submit():
+        status = 400 if form.is_submitted() else 200
+        return render_template("login.html", form=form, registration=_registration()), status
+    user = users.by_email(form.email.data)
+    if not verify(user.password_hash if user else None, form.password.data):
+        audit.record("sign_in", outcome="failure", actor=form.email.data[:320].lower())
+        db.session.commit()
+        form.password.errors.append(BAD_CREDENTIALS)
+        return render_template("login.html", form=form, registration=_registration()), 401
+    sessions.sign_in(user, "pwd", ["pwd"])
+    audit.record("sign_in", actor=user.email, subject=user.sub, method="pwd")
+    db.session.commit()
+    return _continue(form.next.data)
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if not _registration():
+        abort(404)
+    form = RegisterForm()
+    if not form.is_submitted():
+        form.next.data = _request_arg("next")
+    if form.validate_on_submit():
+        try:
+            user = users.create(form.email.data, form.password.data, name=form.name.data or "")
+        except users.UserExistsError:
+            form.email.errors.append("An account with this email exists. Sign in instead.")
+        else:
+            sessions.sign_in(user, "pwd", ["pwd"])
+            audit.record("sign_in", actor=user.email, subject=user.sub, method="pwd")
+            db.session.commit()
+            return _continue(form.next.data)
+    status = 400 if form.is_submitted() else 200
+    return render_template("register.html", form=form), status
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    """Always answers the same way, so the page does not reveal which emails have accounts."""
+    form = ForgotPasswordForm()
+    if not form.validate_on_submit():
+        return render_template("forgot.html", form=form), 400 if form.is_submitted() else 200
+    user = users.by_email(form.email.data)
+    if user is not None:
+        ttl = current_app.config["PASSWORD_RESET_TTL"]
+        secret = users.start_password_reset(user, ttl)
+        db.session.commit()
+        link = current_app.config["ISSUER"] + url_for("auth.reset_password", secret=secret)
+        mail.send(user.email, "Reset your password", _reset_mail(link, ttl))
+    return redirect(url_for("auth.reset_sent"), code=303)
+
+
+@bp.route("/password/sent")
+def reset_sent():
+    return render_template("reset_sent.html")
+
+
+@bp.route("/password/reset/<secret>", methods=["GET", "POST"])
+def reset_password(secret: str):
+    form = ResetPasswordForm()
+    if not users.peek_password_reset(secret):
+        return render_template("reset_invalid.html"), 400
+    if not form.validate_on_submit():
+        return render_template("reset.html", form=form), 400 if form.is_submitted() else 200
+    user = users.redeem_password_reset(secret)
+    if user is None:
+        db.session.rollback()
+        return render_template("reset_invalid.html"), 400
+    users.set_password(user, form.password.data, event="password_reset")
+    db.session.commit()
+    return redirect(url_for("auth.login"), code=303)
+
+
+def _reset_mail(link: str, ttl: int) -> str:
+    return (
+        "Someone asked to reset the password of your account.\n\n"
+        f"To choose a new password, open this link within {ttl // 60} minutes:\n{link}\n\n"
+        "The link works once. If you did not ask for this, ignore this mail."
+    )
+
+
+def _registration() -> bool:
+    return bool(current_app.config["SELF_REGISTRATION"])
+
+
+def _request_arg(name: str) -> str:
+    return request.args.get(name, "")[:64]

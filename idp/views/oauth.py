@@ -1,0 +1,177 @@
+"""The OAuth 2.0 / OIDC endpoints: authorize, token, revoke, introspect, userinfo, logout.
+
+``/authorize`` is the policy loop of ARCHITECTURE.md: Authlib validates the request, ``decide``
+says what is missing, the interaction pages supply it and send the browser back here.
+"""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import (
+    AccessDeniedError,
+    InvalidRequestError,
+    UnsupportedResponseTypeError,
+)
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from idp import audit, sessions
+from idp.extensions import csrf, db
+from idp.oauth2 import authorization as authz
+from idp.oauth2.principal import Principal
+from idp.oauth2.server import authorization
+from idp.policy import Fail, Interact, decide
+from idp.views import userinfo as userinfo_view
+
+bp = Blueprint("oauth", __name__)
+
+
+@bp.route("/authorize", methods=["GET", "POST"])
+@csrf.exempt  # OIDC allows POSTed requests; the consent decision checks CSRF itself
+def authorize():
+    try:
+        return _authorize()
+    except OAuth2Error as error:
+        db.session.rollback()
+        return authorization_error(error)
+
+
+def _authorize():
+    grant = _validated_grant()
+    params = authz.parse(request.values, grant.redirect_uri)
+    query = request.query_string.decode()
+    key, started = sessions.remember_request(query)
+    login_session = sessions.current()
+    if "consent" in request.form:
+        return _consent_decision(grant, login_session, query)
+    ctx = authz.build_context(params, grant.client, grant.request.scope, login_session, started)
+    decision = decide(ctx)
+    if isinstance(decision, Fail):
+        raise OAuth2Error(
+            decision.description,
+            error=decision.error,
+            state=request.values.get("state"),
+            redirect_uri=grant.redirect_uri,
+        )
+    if isinstance(decision, Interact):
+        return _interact(decision, grant, key)
+    principal = Principal(
+        sessions.current_user(), decision.acr, decision.amr, decision.auth_time, login_session.id
+    )
+    response = authorization.create_authorization_response(grant_user=principal, grant=grant)
+    sessions.forget_request(key)
+    db.session.commit()
+    return response
+
+
+def _validated_grant():
+    try:
+        return authorization.get_consent_grant(end_user=None)
+    except UnsupportedResponseTypeError as error:
+        if not request.values.get("response_type"):
+            raise InvalidRequestError(
+                "response_type is required",
+                state=error.state,
+                redirect_uri=error.redirect_uri,
+            ) from error
+        raise
+
+
+def _interact(decision: Interact, grant, key: str):
+    if decision.prompt == "login":
+        return redirect(url_for("auth.login", next=key))
+    client = grant.client
+    scopes = (grant.request.scope or "").split()
+    return render_template("consent.html", client=client, scopes=scopes)
+
+
+def _consent_decision(grant, login_session, query: str):
+    """The consent form posts back to this URL; its answer is remembered or denied."""
+    csrf.protect()
+    if login_session is None:
+        return redirect(url_for("oauth.authorize") + "?" + query, code=303)
+    if request.form.get("consent") != "allow":
+        raise AccessDeniedError(state=request.values.get("state"), redirect_uri=grant.redirect_uri)
+    user = sessions.current_user()
+    authz.grant_consent(user, grant.client, grant.request.scope or "")
+    audit.record(
+        "consent_granted", actor=user.email, subject=user.sub, client_id=grant.client.client_id
+    )
+    db.session.commit()
+    return redirect(url_for("oauth.authorize") + "?" + query, code=303)
+
+
+def authorization_error(error: OAuth2Error):
+    """Redirect the error where the redirect URI was validated, otherwise show a page."""
+    if error.redirect_uri:
+        return authorization.handle_error_response(None, error)
+    body = render_template(
+        "error.html",
+        title="This sign-in request cannot be completed",
+        error=error.error,
+        description=error.get_error_description(),
+    )
+    return body, 400
+
+
+@bp.route("/token", methods=["POST"])
+@csrf.exempt
+def token():
+    return _committed(authorization.create_token_response())
+
+
+@bp.route("/revoke", methods=["POST"])
+@csrf.exempt
+def revoke():
+    return _committed(authorization.create_endpoint_response("revocation"))
+
+
+@bp.route("/introspect", methods=["POST"])
+@csrf.exempt
+def introspect():
+    return _committed(authorization.create_endpoint_response("introspection"))
+
+
+def _committed(response):
+    """Commit what a successful protocol response wrote; roll back on an error response."""
+    if response.status_code == 200:
+        db.session.commit()
+    else:
+        db.session.rollback()
+    return response
+
+
+bp.add_url_rule("/userinfo", view_func=csrf.exempt(userinfo_view.userinfo), methods=["GET", "POST"])
+
+
+@bp.route("/logout", methods=["GET", "POST"])
+@csrf.exempt  # RP-initiated logout may be POSTed by the RP; a confirmation page guards the rest
+def end_session():
+    try:
+        req = authorization.validate_endpoint_request("end_session")
+    except OAuth2Error as error:
+        return authorization_error(error)
+    if req.needs_confirmation:
+        client = req.client
+        return render_template("logout_confirm.html", client=client)
+    _sign_out(req.client.client_id if req.client else None)
+    response = authorization.create_endpoint_response("end_session", req)
+    return response or render_template("signed_out.html")
+
+
+@bp.route("/logout/confirm", methods=["POST"])
+def confirm_end_session():
+    _sign_out(None)
+    return redirect(url_for("oauth.signed_out"), code=303)
+
+
+@bp.route("/signed-out")
+def signed_out():
+    return render_template("signed_out.html")
+
+
+def _sign_out(client_id: str | None) -> None:
+    user = sessions.current_user()
+    row = sessions.sign_out()
+    if row is not None:
+        audit.record("signed_out", actor=user.email, subject=user.sub, client_id=client_id)
+    db.session.commit()

@@ -1,0 +1,80 @@
+"""Cross-cutting HTTP concerns: request ids, security headers, and the friendly error pages.
+
+Every response gets the headers the issue lists (CSP with ``frame-ancestors 'none'``, X-Frame-
+Options DENY, a strict Referrer-Policy, nosniff) and ``Cache-Control: no-store`` unless a view
+chose a cache policy itself (discovery, JWKS, static files). 5xx pages never show detail.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask, g, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from idp import secrets_util
+from idp.extensions import db
+
+log = logging.getLogger(__name__)
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_assign_request_id)
+    app.after_request(_security_headers)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _server_error)
+
+
+def _assign_request_id() -> None:
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets_util.token(12)
+
+
+def _security_headers(response):
+    headers = response.headers
+    headers.setdefault("Content-Security-Policy", CSP)
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "no-referrer")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if "Cache-Control" not in headers and not request.path.startswith("/static/"):
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
+    if getattr(g, "request_id", None):
+        headers["X-Request-ID"] = g.request_id
+    return response
+
+
+def _csrf_error(error: CSRFError):
+    body = render_template(
+        "error.html",
+        title="This form has expired",
+        description="For your security the form could not be accepted. Go back, reload the "
+        "page and try again.",
+    )
+    return body, 400
+
+
+def _http_error(error: HTTPException):
+    body = render_template("error.html", title=error.name, description=error.description)
+    return body, error.code
+
+
+def _server_error(error: Exception):
+    db.session.rollback()
+    log.exception("unhandled error in request %s", getattr(g, "request_id", "-"))
+    body = render_template(
+        "error.html",
+        title="Something went wrong",
+        description="The error was logged. Please try again in a moment.",
+    )
+    return body, 500

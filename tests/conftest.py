@@ -1,0 +1,55 @@
+"""Shared fixtures: a live provider per database backend, on SQLite and on a real PostgreSQL.
+
+Flow tests use ``server``, which is parametrised over both backends, so every flow runs on the
+embedded default and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.live import make_server
+from tests.support.postgres import create_database, postgres_server
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def server(request, tmp_path_factory):
+    backend = request.param
+    url = None
+    if backend == "postgresql":
+        url = create_database(request.getfixturevalue("postgres_url"), "idp_flows")
+    live = make_server(tmp_path_factory.mktemp(f"idp-{backend}"), url)
+    live.backend = backend
+    live.start()
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="session")
+def user(server):
+    return server.create_user()
+
+
+@pytest.fixture(scope="session")
+def rp(server):
+    """A confidential first-party relying party with a registered logout URI."""
+    return server.create_client(
+        "--name", "Flow RP",
+        "--redirect-uri", "http://localhost:9/cb",
+        "--post-logout-redirect-uri", "http://localhost:9/bye",
+        "--first-party",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def public_rp(server):
+    return server.create_client(
+        "--name", "Public RP", "--redirect-uri", "http://localhost:9/spa", "--public",
+        "--first-party",
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""Helpers that start real external parts (PostgreSQL, Chromium) for the tests."""
