@@ -39,7 +39,7 @@ def sign_in(user: User, method: str, amr: list[str]) -> LoginSession:
     previous = current()
     if previous is not None:
         previous.ended_at = now()
-    pending = session.get("pending", {})
+    pending = {k: {**v, "a": True} for k, v in session.get("pending", {}).items()}
     session.clear()
     session["pending"] = pending
     row = LoginSession(
@@ -69,16 +69,19 @@ def sign_out() -> LoginSession | None:
     return row
 
 
-def remember_request(query_string: str) -> tuple[str, int]:
-    """Key and first-seen time of an authorization request, remembered across the sign-in."""
+def remember_request(query_string: str) -> tuple[str, bool]:
+    """Remember an authorization request across the sign-in.
+
+    Returns its key and whether the user signed in while it was waiting (for ``prompt=login``).
+    """
     key = hashlib.sha256(query_string.encode()).hexdigest()[:32]
     pending = {k: v for k, v in session.get("pending", {}).items() if v["t"] > now() - PENDING_TTL}
     if key not in pending:
-        pending[key] = {"q": query_string, "t": now()}
+        pending[key] = {"q": query_string, "t": now(), "a": False}
         while len(pending) > MAX_PENDING:
             pending.pop(min(pending, key=lambda k: pending[k]["t"]))
     session["pending"] = pending
-    return key, pending[key]["t"]
+    return key, pending[key]["a"]
 
 
 def pending_query(key: str | None) -> str | None:

@@ -96,7 +96,7 @@ def build_context(
     client: Client,
     scope: str,
     login_session: LoginSession | None,
-    started: int,
+    reauthenticated: bool,
 ) -> AuthContext:
     """Gather what ``decide`` needs about this request and this browser's session."""
     user = db.session.get(User, login_session.user_id) if login_session else None
@@ -117,7 +117,7 @@ def build_context(
         max_age=params.max_age,
         acr_values=params.acr_values,
         essential_acr=params.essential_acr,
-        interaction_started=started,
+        reauthenticated=reauthenticated,
         first_party=client.first_party,
         consent_granted=user is not None and _consented(user, client, scopes),
         requested_scopes=scopes,

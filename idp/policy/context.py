@@ -18,8 +18,10 @@ class AuthEvent:
 class AuthContext:
     """Everything ``decide`` may look at, gathered by the caller.
 
-    ``interaction_started`` is when this authorization request first arrived: ``prompt=login``
-    is satisfied by an authentication at or after it (OIDC Core 3.1.2.1).
+    ``reauthenticated`` says the user authenticated interactively while this authorization
+    request was waiting: that, and only that, satisfies ``prompt=login`` (OIDC Core 3.1.2.1).
+    A flag rather than a time comparison, so a sign-in in the same second as an earlier one
+    still counts and an earlier one never does.
     """
 
     now: int
@@ -30,7 +32,7 @@ class AuthContext:
     max_age: int | None = None
     acr_values: tuple[str, ...] = ()
     essential_acr: tuple[str, ...] = ()
-    interaction_started: int = 0
+    reauthenticated: bool = False
     first_party: bool = False
     consent_granted: bool = False
     requested_scopes: frozenset[str] = field(default_factory=frozenset)

@@ -49,9 +49,7 @@ def _no_session(ctx: AuthContext) -> bool:
 
 def _login_prompt(ctx: AuthContext) -> bool:
     """prompt=login: re-authenticate unless it happened during this very request."""
-    if "login" not in ctx.prompt:
-        return False
-    return ctx.auth_time is None or ctx.auth_time < ctx.interaction_started
+    return "login" in ctx.prompt and not ctx.reauthenticated
 
 
 def _max_age(ctx: AuthContext) -> bool:

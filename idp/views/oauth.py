@@ -39,11 +39,13 @@ def _authorize():
     grant = _validated_grant()
     params = authz.parse(request.values, grant.redirect_uri)
     query = request.query_string.decode()
-    key, started = sessions.remember_request(query)
+    key, reauthenticated = sessions.remember_request(query)
     login_session = sessions.current()
     if "consent" in request.form:
         return _consent_decision(grant, login_session, query)
-    ctx = authz.build_context(params, grant.client, grant.request.scope, login_session, started)
+    ctx = authz.build_context(
+        params, grant.client, grant.request.scope, login_session, reauthenticated
+    )
     decision = decide(ctx)
     if isinstance(decision, Fail):
         raise OAuth2Error(

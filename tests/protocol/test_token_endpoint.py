@@ -1,0 +1,147 @@
+"""Negative cases of the token endpoint: code replay, PKCE, refresh rotation (RFC 6749, 7636)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import requests
+
+from tests.support.oidc import HostedPages, RelyingParty
+
+
+def _authorized(server, client, user, **params):
+    relying, browser = RelyingParty(server, client), HostedPages(server.url)
+    return relying, relying.sign_in(browser, user, **params)
+
+
+def _error(response) -> str:
+    assert response.headers["Content-Type"].startswith("application/json")
+    return response.json()["error"]
+
+
+def test_replayed_code_is_refused_and_revokes_tokens_issued_from_it(server, rp, user):
+    relying, result = _authorized(server, rp, user)
+    first = relying.redeem(result)
+    assert first.status_code == 200
+    replay = relying.redeem(result)
+    assert replay.status_code == 400 and _error(replay) == "invalid_grant"
+    tokens = first.json()
+    introspect = relying.meta["introspection_endpoint"]
+    assert relying.post(introspect, {"token": tokens["access_token"]}).json()["active"] is False
+    refresh = relying.post(
+        relying.meta["token_endpoint"],
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
+    assert _error(refresh) == "invalid_grant"
+
+
+def test_concurrent_redemptions_of_one_code_cannot_both_succeed(server, rp, user):
+    relying, result = _authorized(server, rp, user)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(pool.map(lambda _: relying.redeem(result), range(4)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses.count(200) == 1, [r.text for r in responses]
+    assert all(s in (200, 400) for s in statuses), [r.text for r in responses]
+
+
+def test_wrong_pkce_verifier_is_invalid_grant(server, public_rp, user):
+    relying, result = _authorized(server, public_rp, user)
+    response = relying.redeem(result, code_verifier="x" * 50)
+    assert _error(response) == "invalid_grant"
+
+
+def test_missing_pkce_verifier_is_refused(server, public_rp, user):
+    relying, result = _authorized(server, public_rp, user)
+    response = relying.redeem(result, code_verifier=None)
+    assert response.status_code == 400 and _error(response) == "invalid_request"
+
+
+def test_verifier_for_a_code_issued_without_challenge_is_refused(server, rp, user):
+    relying, browser = RelyingParty(server, rp), HostedPages(server.url)
+    url = relying.session.create_authorization_url(
+        relying.meta["authorization_endpoint"], nonce="n"
+    )[0]
+    url = url.replace("code_challenge", "x_no_challenge")
+    response = browser.follow(url, stop_at=relying.redirect_uri)
+    if 'name="password"' in response.text:
+        response = browser.submit_login(
+            response, user["email"], user["password"], relying.redirect_uri
+        )
+    code = response.headers["Location"].split("code=")[1].split("&")[0]
+    token = relying.post(
+        relying.meta["token_endpoint"],
+        {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": relying.redirect_uri,
+            "code_verifier": "v" * 50,
+        },
+    )
+    assert token.status_code == 400 and _error(token) == "invalid_request"
+
+
+def test_code_redeemed_with_another_redirect_uri_is_refused(server, rp, user):
+    relying, result = _authorized(server, rp, user)
+    response = relying.redeem(result, redirect_uri="http://localhost:9/other")
+    assert _error(response) == "invalid_grant"
+
+
+def test_wrong_client_secret_is_invalid_client(server, rp, user):
+    relying, result = _authorized(server, rp, user)
+    response = requests.post(
+        relying.meta["token_endpoint"],
+        data={"grant_type": "authorization_code", "code": result.params["code"]},
+        auth=(rp["client_id"], "wrong"),
+    )
+    assert response.status_code == 401 and _error(response) == "invalid_client"
+
+
+def test_replayed_refresh_token_revokes_the_whole_family(server, rp, user):
+    relying, result = _authorized(server, rp, user)
+    first = relying.redeem(result).json()
+    endpoint = relying.meta["token_endpoint"]
+    refresh = {"grant_type": "refresh_token"}
+    second = relying.post(endpoint, {**refresh, "refresh_token": first["refresh_token"]}).json()
+    replay = relying.post(endpoint, {**refresh, "refresh_token": first["refresh_token"]})
+    assert _error(replay) == "invalid_grant"
+    after = relying.post(endpoint, {**refresh, "refresh_token": second["refresh_token"]})
+    assert _error(after) == "invalid_grant"
+    introspect = relying.meta["introspection_endpoint"]
+    assert relying.post(introspect, {"token": second["access_token"]}).json()["active"] is False
+
+
+def test_refresh_token_of_another_client_is_refused(server, rp, user):
+    relying, result = _authorized(server, rp, user)
+    tokens = relying.redeem(result).json()
+    other = server.create_client(
+        "--name", "Other", "--redirect-uri", "http://localhost:9/o", "--first-party"
+    )
+    response = requests.post(
+        relying.meta["token_endpoint"],
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+        auth=(other["client_id"], other["client_secret"]),
+    )
+    assert _error(response) == "invalid_grant"
+    still = relying.post(
+        relying.meta["token_endpoint"],
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
+    )
+    assert still.status_code == 200
+
+
+def test_unsupported_grant_type(server, rp):
+    response = requests.post(
+        server.url + "/token",
+        data={"grant_type": "password", "username": "u", "password": "p"},
+        auth=(rp["client_id"], rp["client_secret"]),
+    )
+    assert _error(response) == "unsupported_grant_type"
+
+
+def test_client_credentials_refused_for_a_client_not_registered_for_it(server, rp):
+    response = requests.post(
+        server.url + "/token",
+        data={"grant_type": "client_credentials"},
+        auth=(rp["client_id"], rp["client_secret"]),
+    )
+    assert _error(response) == "unauthorized_client"
