@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 
 from idp.clock import now
 from idp.extensions import db
-from idp.models import AuditEvent
+from idp.models import AuditEvent, User
 
 GENESIS = "0" * 64
 _CHAIN_LOCK = 0x1D9A0D17  # one advisory lock id serialises appends on PostgreSQL
@@ -51,6 +51,12 @@ def record(
     row.hash = chain_hash(row)
     db.session.add(row)
     return row
+
+
+def subject_of(user_id: int | None) -> str | None:
+    """The audit ``subject`` of a user id: the user's stable ``sub``, never the row id."""
+    user = db.session.get(User, user_id) if user_id is not None else None
+    return user.sub if user else None
 
 
 def chain_hash(row: AuditEvent) -> str:

@@ -75,7 +75,7 @@ class TokenRevocation(RevocationEndpoint):
         audit.record(
             "token_revoked",
             client_id=row.client_id,
-            subject=str(row.user_id) if row.user_id else None,
+            subject=audit.subject_of(row.user_id),
             token_type=token.kind,
             tokens_revoked=count,
         )

@@ -98,7 +98,7 @@ def _revoke_replayed_code(row: AuthorizationCode) -> None:
         "code_replay_detected",
         outcome="failure",
         client_id=row.client_id,
-        subject=str(row.user_id),
+        subject=audit.subject_of(row.user_id),
         tokens_revoked=revoked,
     )
     db.session.commit()
@@ -193,7 +193,7 @@ def _revoke_family(row: Token) -> None:
         "refresh_replay_detected",
         outcome="failure",
         client_id=row.client_id,
-        subject=str(row.user_id),
+        subject=audit.subject_of(row.user_id),
         tokens_revoked=revoked,
     )
     db.session.commit()

@@ -12,7 +12,7 @@ import json
 
 from flask import current_app
 
-from idp import secrets_util
+from idp import audit, secrets_util
 from idp.clock import now
 from idp.extensions import db
 from idp.models import Token
@@ -77,6 +77,14 @@ def save_token(token: dict, request) -> Token:
     if "refresh_token" in token:
         _start_or_continue_family(row, token["refresh_token"], request.refresh_token)
     db.session.add(row)
+    audit.record(
+        "token_issued",
+        client_id=row.client_id,
+        subject=principal.user.sub if principal else None,
+        grant_type=row.grant_type,
+        jti=row.jti,
+        refresh=row.refresh_digest is not None,
+    )
     return row
 
 

@@ -51,11 +51,11 @@ def change_password():
     if user is None:
         return redirect(url_for("auth.login"), code=303)
     form = ChangePasswordForm()
-    if form.validate_on_submit() and not verify(user.password_hash, form.current_password.data):
+    if form.validate_on_submit():
+        if verify(user.password_hash, form.current_password.data):
+            users.set_password(user, form.password.data, event="password_changed")
+            db.session.commit()
+            flash("Your password was changed.")
+            return redirect(url_for("account.index"), code=303)
         form.current_password.errors.append("That is not your current password.")
-    elif form.validate_on_submit():
-        users.set_password(user, form.password.data, event="password_changed")
-        db.session.commit()
-        flash("Your password was changed.")
-        return redirect(url_for("account.index"), code=303)
     return _page(ProfileForm(formdata=None, name=user.name), form, 400)
