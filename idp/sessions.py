@@ -8,6 +8,7 @@ LoginSession id both change), so a session id planted before sign-in is worthles
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from flask import current_app, session
 
@@ -34,12 +35,18 @@ def current_user() -> User | None:
     return db.session.get(User, row.user_id) if row else None
 
 
-def sign_in(user: User, method: str, amr: list[str]) -> LoginSession:
-    """Start a new session for ``user`` after a first-factor authentication."""
+def sign_in(user: User, method: str, amr: list[str], for_request: str | None) -> LoginSession:
+    """Start a new session for ``user`` after a first-factor authentication.
+
+    ``for_request`` is the key of the waiting authorization request this sign-in answers; it
+    is marked as re-authenticated, which satisfies its ``prompt=login`` or ``max_age``.
+    """
     previous = current()
     if previous is not None:
         previous.ended_at = now()
-    pending = {k: {**v, "a": True} for k, v in session.get("pending", {}).items()}
+    pending = session.get("pending", {})
+    if for_request in pending:
+        pending[for_request]["a"] = True
     session.clear()
     session["pending"] = pending
     row = LoginSession(
@@ -69,19 +76,33 @@ def sign_out() -> LoginSession | None:
     return row
 
 
-def remember_request(query_string: str) -> tuple[str, bool]:
-    """Remember an authorization request across the sign-in.
+@dataclass(frozen=True)
+class PendingRequest:
+    """An authorization request waiting for interactions, and what happened while it waited."""
 
-    Returns its key and whether the user signed in while it was waiting (for ``prompt=login``).
-    """
+    key: str
+    reauthenticated: bool
+    consented: bool
+
+
+def remember_request(query_string: str) -> PendingRequest:
+    """Remember an authorization request across the interactions it needs."""
     key = hashlib.sha256(query_string.encode()).hexdigest()[:32]
     pending = {k: v for k, v in session.get("pending", {}).items() if v["t"] > now() - PENDING_TTL}
     if key not in pending:
-        pending[key] = {"q": query_string, "t": now(), "a": False}
+        pending[key] = {"q": query_string, "t": now(), "a": False, "c": False}
         while len(pending) > MAX_PENDING:
             pending.pop(min(pending, key=lambda k: pending[k]["t"]))
     session["pending"] = pending
-    return key, pending[key]["a"]
+    return PendingRequest(key, pending[key]["a"], pending[key].get("c", False))
+
+
+def mark_consented(key: str) -> None:
+    """The user answered the consent screen for this request (satisfies ``prompt=consent``)."""
+    pending = session.get("pending", {})
+    if key in pending:
+        pending[key]["c"] = True
+        session.modified = True
 
 
 def pending_query(key: str | None) -> str | None:

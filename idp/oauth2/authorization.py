@@ -97,6 +97,7 @@ def build_context(
     scope: str,
     login_session: LoginSession | None,
     reauthenticated: bool,
+    consented: bool,
 ) -> AuthContext:
     """Gather what ``decide`` needs about this request and this browser's session."""
     user = db.session.get(User, login_session.user_id) if login_session else None
@@ -118,6 +119,7 @@ def build_context(
         acr_values=params.acr_values,
         essential_acr=params.essential_acr,
         reauthenticated=reauthenticated,
+        consented_during_request=consented,
         first_party=client.first_party,
         consent_granted=user is not None and _consented(user, client, scopes),
         requested_scopes=scopes,

@@ -130,10 +130,11 @@ class OpenIDConnectCode(OpenIDCode):
             "iat": issued,
             "exp": issued + current_app.config["ID_TOKEN_TTL"],
             "auth_time": principal.auth_time,
-            "acr": principal.acr,
             "amr": list(principal.amr),
             **user_claims.for_scope(principal.user, token["scope"]),
         }
+        if principal.acr:
+            claims["acr"] = principal.acr
         if principal.sid:
             claims["sid"] = principal.sid
         if request.authorization_code is not None and request.authorization_code.nonce:

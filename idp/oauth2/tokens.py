@@ -42,7 +42,9 @@ def generate_token(
         "scope": scope or "",
     }
     if user:
-        claims.update(auth_time=user.auth_time, acr=user.acr, amr=list(user.amr))
+        claims.update(auth_time=user.auth_time, amr=list(user.amr))
+        if user.acr:
+            claims["acr"] = user.acr
         if user.sid:
             claims["sid"] = user.sid
     token = {

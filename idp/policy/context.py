@@ -21,7 +21,8 @@ class AuthContext:
     ``reauthenticated`` says the user authenticated interactively while this authorization
     request was waiting: that, and only that, satisfies ``prompt=login`` (OIDC Core 3.1.2.1).
     A flag rather than a time comparison, so a sign-in in the same second as an earlier one
-    still counts and an earlier one never does.
+    still counts and an earlier one never does. ``consented_during_request`` is the same for
+    ``prompt=consent``.
     """
 
     now: int
@@ -33,6 +34,7 @@ class AuthContext:
     acr_values: tuple[str, ...] = ()
     essential_acr: tuple[str, ...] = ()
     reauthenticated: bool = False
+    consented_during_request: bool = False
     first_party: bool = False
     consent_granted: bool = False
     requested_scopes: frozenset[str] = field(default_factory=frozenset)

@@ -53,10 +53,13 @@ def _login_prompt(ctx: AuthContext) -> bool:
 
 
 def _max_age(ctx: AuthContext) -> bool:
-    """max_age: the last authentication is older than the client accepts (OIDC Core 3.1.2.1)."""
-    if ctx.max_age is None or ctx.auth_time is None:
+    """max_age: the last authentication is older than the client accepts (OIDC Core 3.1.2.1).
+
+    Signing in for this very request meets any max_age; max_age=0 is prompt=login.
+    """
+    if ctx.max_age is None or ctx.auth_time is None or ctx.reauthenticated:
         return False
-    return ctx.now - ctx.auth_time > ctx.max_age
+    return ctx.max_age == 0 or ctx.now - ctx.auth_time > ctx.max_age
 
 
 def _consent_missing(ctx: AuthContext) -> bool:
@@ -64,7 +67,8 @@ def _consent_missing(ctx: AuthContext) -> bool:
 
 
 def _consent_prompt(ctx: AuthContext) -> bool:
-    return "consent" in ctx.prompt and ctx.auth_time is not None and not ctx.consent_granted
+    """prompt=consent: ask again, even if consent is on record, unless given for this request."""
+    return "consent" in ctx.prompt and not ctx.consented_during_request
 
 
 PROMPTS: tuple[tuple[str, str, tuple[tuple[str, Check], ...]], ...] = (

@@ -48,7 +48,7 @@ def login():
         db.session.commit()
         form.password.errors.append(BAD_CREDENTIALS)
         return render_template("login.html", form=form, registration=_registration()), 401
-    sessions.sign_in(user, "pwd", ["pwd"])
+    sessions.sign_in(user, "pwd", ["pwd"], for_request=form.next.data)
     audit.record("sign_in", actor=user.email, subject=user.sub, method="pwd")
     db.session.commit()
     return _continue(form.next.data)
@@ -67,7 +67,7 @@ def register():
         except users.UserExistsError:
             form.email.errors.append("An account with this email exists. Sign in instead.")
         else:
-            sessions.sign_in(user, "pwd", ["pwd"])
+            sessions.sign_in(user, "pwd", ["pwd"], for_request=form.next.data)
             audit.record("sign_in", actor=user.email, subject=user.sub, method="pwd")
             db.session.commit()
             return _continue(form.next.data)

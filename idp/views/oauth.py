@@ -39,12 +39,17 @@ def _authorize():
     grant = _validated_grant()
     params = authz.parse(request.values, grant.redirect_uri)
     query = request.query_string.decode()
-    key, reauthenticated = sessions.remember_request(query)
+    pending = sessions.remember_request(query)
     login_session = sessions.current()
     if "consent" in request.form:
-        return _consent_decision(grant, login_session, query)
+        return _consent_decision(grant, login_session, query, pending.key)
     ctx = authz.build_context(
-        params, grant.client, grant.request.scope, login_session, reauthenticated
+        params,
+        grant.client,
+        grant.request.scope,
+        login_session,
+        reauthenticated=pending.reauthenticated,
+        consented=pending.consented,
     )
     decision = decide(ctx)
     if isinstance(decision, Fail):
@@ -55,12 +60,12 @@ def _authorize():
             redirect_uri=grant.redirect_uri,
         )
     if isinstance(decision, Interact):
-        return _interact(decision, grant, key)
+        return _interact(decision, grant, pending.key)
     principal = Principal(
         sessions.current_user(), decision.acr, decision.amr, decision.auth_time, login_session.id
     )
     response = authorization.create_authorization_response(grant_user=principal, grant=grant)
-    sessions.forget_request(key)
+    sessions.forget_request(pending.key)
     db.session.commit()
     return response
 
@@ -86,7 +91,7 @@ def _interact(decision: Interact, grant, key: str):
     return render_template("consent.html", client=client, scopes=scopes)
 
 
-def _consent_decision(grant, login_session, query: str):
+def _consent_decision(grant, login_session, query: str, key: str):
     """The consent form posts back to this URL; its answer is remembered or denied."""
     csrf.protect()
     if login_session is None:
@@ -95,6 +100,7 @@ def _consent_decision(grant, login_session, query: str):
         raise AccessDeniedError(state=request.values.get("state"), redirect_uri=grant.redirect_uri)
     user = sessions.current_user()
     authz.grant_consent(user, grant.client, grant.request.scope or "")
+    sessions.mark_consented(key)
     audit.record(
         "consent_granted", actor=user.email, subject=user.sub, client_id=grant.client.client_id
     )

@@ -165,3 +165,19 @@ def test_login_hint_prefills_the_email(server, rp):
     url, *_ = relying.authorization_url(login_hint="hinted@example.com")
     page = browser.follow(url, stop_at=relying.redirect_uri)
     assert 'value="hinted@example.com"' in page.text
+
+
+def test_max_age_zero_reauthenticates_once_and_then_issues_the_code(server, rp, user):
+    relying, browser, _ = _id_token(server, rp, user)
+    url, *_ = relying.authorization_url(max_age="0")
+    page = browser.follow(url, stop_at=relying.redirect_uri)
+    assert page.status_code == 200 and 'name="password"' in page.text
+    result = relying.sign_in(browser, user, max_age="0")
+    assert "code=" in result.location
+
+
+def test_prompt_consent_asks_again_for_a_first_party_client(server, rp, user):
+    relying, browser, _ = _id_token(server, rp, user)
+    url, *_ = relying.authorization_url(prompt="consent")
+    page = browser.follow(url, stop_at=relying.redirect_uri)
+    assert page.status_code == 200 and 'value="allow"' in page.text
