@@ -29,6 +29,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 def init_app(app: Flask) -> None:
     app.before_request(_assign_request_id)
     app.after_request(_security_headers)
+    app.after_request(_see_other_after_post)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)
@@ -51,6 +52,13 @@ def _security_headers(response):
         headers["Pragma"] = "no-cache"
     if getattr(g, "request_id", None):
         headers["X-Request-ID"] = g.request_id
+    return response
+
+
+def _see_other_after_post(response):
+    """A POST answered with a redirect uses 303, so the browser follows it with GET."""
+    if request.method == "POST" and response.status_code == 302:
+        response.status_code = 303
     return response
 
 

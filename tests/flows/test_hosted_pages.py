@@ -116,7 +116,7 @@ def test_third_party_client_asks_consent_once_and_deny_gives_access_denied(serve
         page.url, data={"csrf_token": csrf_token(page.text), "consent": "deny"},
         allow_redirects=False,
     )  # fmt: skip
-    assert "error=access_denied" in denied.headers["Location"]
+    assert denied.status_code == 303 and "error=access_denied" in denied.headers["Location"]
     page = browser.follow(url, stop_at=relying.redirect_uri)
     allowed = browser.post(
         page.url, data={"csrf_token": csrf_token(page.text), "consent": "allow"},

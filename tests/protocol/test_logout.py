@@ -65,3 +65,15 @@ def test_logout_without_hint_asks_for_confirmation_before_ending_the_session(ser
     done = browser.post(server.url + "/logout/confirm", data={"csrf_token": token})
     assert done.status_code == 200 and "signed out" in done.text
     assert not _still_signed_in(relying, browser)
+
+
+def test_posted_logout_redirects_with_303(server, rp, user):
+    relying, browser, id_token = _session_with_token(server, rp, user)
+    response = browser.post(
+        relying.meta["end_session_endpoint"],
+        data={"id_token_hint": id_token, "post_logout_redirect_uri": "http://localhost:9/bye"},
+        allow_redirects=False,
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"] == "http://localhost:9/bye"
+    assert not _still_signed_in(relying, browser)
