@@ -51,7 +51,7 @@ def _flask_settings(values: dict) -> dict:
 def _engine_options(url: str) -> dict:
     if url.startswith("sqlite"):
         return {"connect_args": {"timeout": 15}}
-    return {"pool_pre_ping": True}
+    return {"pool_recycle": 300}
 
 
 def _init_extensions(app: Flask) -> None:
@@ -79,12 +79,15 @@ def _register_blueprints(app: Flask) -> None:
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """SQLite: enforce foreign keys, and take the write lock at BEGIN so that two workers
-    consuming the same code serialise instead of failing on a stale read snapshot."""
+    """SQLite: enforce foreign keys, write-ahead logging (readers never wait for the writer),
+    and take the write lock at BEGIN so that two workers consuming the same code serialise
+    instead of failing on a stale read snapshot."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
 

@@ -3,7 +3,8 @@
 ``keys.json`` lists every key with its ``kid``, algorithm, and the time it stopped signing. The
 newest key signs; a retired key stays in the JWKS until every token signed with it has expired
 (retired_at + the longest token lifetime), then it is dropped from the published set.
-Workers notice a rotation by the index file's modification time, so no restart is needed.
+Workers notice a rotation by the index file's modification time, checked at most once a second,
+so no restart is needed.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import fcntl
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +23,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from idp import secrets_util
 from idp.clock import now
+
+RELOAD_INTERVAL = 1.0  # seconds between checks of keys.json for a rotation
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class KeyStore:
         self._lock = threading.Lock()
         self._mtime: float | None = None
         self._keys: list[SigningKey] = []
+        self._checked = 0.0
 
     @property
     def index_path(self) -> Path:
@@ -89,6 +94,7 @@ class KeyStore:
         _write_private(self.folder / f"{kid}.pem", _generate(alg))
         entries.append({"kid": kid, "alg": alg, "created_at": stamp, "retired_at": None})
         _atomic_write(self.index_path, json.dumps(entries, indent=2))
+        self._checked = 0.0
         return self.current()
 
     def _published(self) -> list[SigningKey]:
@@ -96,6 +102,9 @@ class KeyStore:
         return [k for k in self._load() if k.retired_at is None or k.retired_at > cutoff]
 
     def _load(self) -> list[SigningKey]:
+        if time.monotonic() - self._checked < RELOAD_INTERVAL and self._mtime is not None:
+            return self._keys
+        self._checked = time.monotonic()
         try:
             mtime = self.index_path.stat().st_mtime
         except FileNotFoundError:

@@ -2,15 +2,17 @@
 
 * A code is single use (RFC 6749 section 4.1.2): ``consume`` is one conditional UPDATE, so two
   concurrent redemptions cannot both win; the loser learns the code was replayed.
-* A refresh token is rotated at every use (RFC 9700 section 4.14.2): ``rotate`` is the same
-  conditional UPDATE; replaying a rotated token revokes its whole family.
+* A refresh token is rotated at every use (RFC 9700 section 4.14.2): ``rotate_refresh`` is the
+  same conditional UPDATE; replaying a rotated token revokes its whole family.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 from authlib.oauth2.rfc6749 import TokenMixin
 from authlib.oidc.core import AuthorizationCodeMixin
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, update
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, bindparam, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
@@ -93,14 +95,16 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
         ForeignKey("authorization_codes.id", ondelete="SET NULL"), nullable=True, index=True
     )
 
-    def rotate(self) -> bool:
-        """Retire this refresh token; True only for the one caller that wins the race."""
-        result = db.session.execute(
-            update(Token)
-            .where(Token.id == self.id, Token.rotated_at.is_(None), Token.revoked_at.is_(None))
-            .values(rotated_at=now())
-        )
-        return result.rowcount == 1
+    @staticmethod
+    def rotate_refresh(digest: str, client_id: str) -> RotatedRefresh | None:
+        """Retire a live refresh token of this client and return it; ``None`` if none matched.
+
+        One conditional UPDATE, so of two concurrent uses of one token exactly one wins. A Core
+        statement built once (``_ROTATE``): this is the refresh grant's hot path.
+        """
+        params = {"digest": digest, "owner": client_id, "at": now()}
+        found = db.session.execute(_ROTATE, params).first()
+        return RotatedRefresh(*found) if found is not None else None
 
     def check_client(self, client) -> bool:
         return self.client_id == client.get_client_id()
@@ -116,6 +120,41 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
 
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+@dataclass(frozen=True)
+class RotatedRefresh:
+    """The columns of a just-rotated refresh token that the next token needs."""
+
+    id: int
+    client_id: str
+    user_id: int
+    scope: str
+    family: str
+    family_expires_at: int
+    code_id: int | None
+    acr: str
+    amr: list
+    auth_time: int | None
+    sid: str | None
+
+    def get_scope(self) -> str:
+        return self.scope
+
+
+_table = Token.__table__
+_ROTATE = (
+    _table.update()
+    .where(
+        _table.c.refresh_digest == bindparam("digest"),
+        _table.c.client_id == bindparam("owner"),
+        _table.c.rotated_at.is_(None),
+        _table.c.revoked_at.is_(None),
+        _table.c.family_expires_at > bindparam("at"),
+    )
+    .values(rotated_at=bindparam("at"))
+    .returning(*(_table.c[f.name] for f in fields(RotatedRefresh)))
+)
 
 
 def revoke_where(*criteria) -> int:

@@ -38,7 +38,7 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
     password_changed_at: Mapped[int] = mapped_column(BigInteger, default=now)
-    roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles)
 
     @staticmethod
     def normalize_email(email: str) -> str:

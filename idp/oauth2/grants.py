@@ -20,7 +20,7 @@ from idp import audit, secrets_util
 from idp.clock import now
 from idp.extensions import db
 from idp.models import AuthorizationCode, Token, User
-from idp.models.tokens import revoke_where
+from idp.models.tokens import RotatedRefresh, revoke_where
 from idp.oauth2 import claims as user_claims
 from idp.oauth2 import signing
 from idp.oauth2.principal import Principal
@@ -156,34 +156,34 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def _validate_request_token(self, client) -> Token:
-        """Look up, check the client, then rotate atomically; a replay revokes the family."""
+    def _validate_request_token(self, client) -> RotatedRefresh:
+        """Rotate in one conditional UPDATE; only a failure looks closer (replay revokes)."""
         value = self.request.form.get("refresh_token")
         if not value:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
-        row = db.session.execute(
-            select(Token).where(Token.refresh_digest == secrets_util.digest(value))
-        ).scalar()
+        digest = secrets_util.digest(value)
+        row = Token.rotate_refresh(digest, client.client_id)
+        if row is not None:
+            return row
+        row = db.session.execute(select(Token).where(Token.refresh_digest == digest)).scalar()
         if row is None or not row.check_client(client):
             raise InvalidGrantError("refresh token is invalid or was issued to another client")
         if row.revoked_at is not None:
             raise InvalidGrantError("refresh token was revoked")
-        if row.family_expires_at is None or row.family_expires_at <= now():
-            raise InvalidGrantError("refresh token has expired")
-        if row.rotated_at is not None or not row.rotate():
+        if row.rotated_at is not None:
             _revoke_family(row)
             raise InvalidGrantError("refresh token was already used")
-        return row
+        raise InvalidGrantError("refresh token has expired")
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         """Unused: ``_validate_request_token`` does the lookup with rotation."""
         return None
 
-    def authenticate_user(self, refresh_token: Token) -> Principal | None:
+    def authenticate_user(self, refresh_token: RotatedRefresh) -> Principal | None:
         user = db.session.get(User, refresh_token.user_id)
         return Principal.of(user, refresh_token) if user else None
 
-    def revoke_old_credential(self, refresh_token: Token) -> None:
+    def revoke_old_credential(self, refresh_token: RotatedRefresh) -> None:
         """Nothing to do: the old token was rotated atomically during validation."""
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from idp.extensions import db
@@ -14,8 +16,24 @@ from idp.oauth2.endpoints import RPInitiatedLogout, TokenIntrospection, TokenRev
 SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access"]
 
 
+CLIENT_CACHE_TTL = 30.0  # seconds a worker reuses a client's registration
+
+
 def query_client(client_id: str) -> Client | None:
-    return db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
+    """The registered client, cached per worker for a few seconds.
+
+    Every token request looks its client up; a detached copy saves a database round trip per
+    request. A changed registration takes effect within ``CLIENT_CACHE_TTL`` seconds.
+    """
+    cache: dict = current_app.extensions.setdefault("idp.client_cache", {})
+    hit = cache.get(client_id)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
+    if client is not None:
+        db.session.expunge(client)
+        cache[client_id] = (time.monotonic() + CLIENT_CACHE_TTL, client)
+    return client
 
 
 class Server(AuthorizationServer):

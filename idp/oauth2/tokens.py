@@ -58,46 +58,60 @@ def generate_token(
     return token
 
 
-def save_token(token: dict, request) -> Token:
-    """Authlib's save_token hook: record the jti and the refresh token's digest and family."""
+def save_token(token: dict, request) -> None:
+    """Authlib's save_token hook: record the jti and the refresh token's digest and family.
+
+    A Core INSERT of a prepared statement: this runs on every token request.
+    """
     claims = _unverified_claims(token["access_token"])
     principal: Principal | None = request.user
-    row = Token(
-        jti=claims["jti"],
-        client_id=request.client.client_id,
-        user_id=principal.user.id if principal else None,
-        scope=token.get("scope", ""),
-        grant_type=request.payload.grant_type,
-        issued_at=claims["iat"],
-        access_expires_at=claims["exp"],
-    )
-    if principal:
-        row.acr, row.amr = principal.acr, list(principal.amr)
-        row.auth_time, row.sid = principal.auth_time, principal.sid
-    if request.authorization_code is not None:
-        row.code_id = request.authorization_code.id
+    code = request.authorization_code
+    row = {
+        "jti": claims["jti"],
+        "client_id": request.client.client_id,
+        "user_id": principal.user.id if principal else None,
+        "scope": token.get("scope", ""),
+        "grant_type": request.payload.grant_type,
+        "issued_at": claims["iat"],
+        "access_expires_at": claims["exp"],
+        "acr": principal.acr if principal else "",
+        "amr": list(principal.amr) if principal else [],
+        "auth_time": principal.auth_time if principal else None,
+        "sid": principal.sid if principal else None,
+        "code_id": code.id if code is not None else None,
+        "refresh_digest": None,
+        "family": None,
+        "family_expires_at": None,
+    }
     if "refresh_token" in token:
-        _start_or_continue_family(row, token["refresh_token"], request.refresh_token)
-    db.session.add(row)
+        row.update(_family(token["refresh_token"], request.refresh_token, row["code_id"]))
+    db.session.execute(_INSERT, row)
     audit.record(
         "token_issued",
-        client_id=row.client_id,
+        client_id=row["client_id"],
         subject=principal.user.sub if principal else None,
-        grant_type=row.grant_type,
-        jti=row.jti,
-        refresh=row.refresh_digest is not None,
+        grant_type=row["grant_type"],
+        jti=row["jti"],
+        refresh="refresh_token" in token,
     )
-    return row
 
 
-def _start_or_continue_family(row: Token, refresh_token: str, previous: Token | None) -> None:
-    row.refresh_digest = secrets_util.digest(refresh_token)
+_INSERT = Token.__table__.insert()
+
+
+def _family(refresh_token: str, previous: Token | None, code_id: int | None) -> dict:
+    """A new refresh token continues its predecessor's family, or starts one."""
     if previous is not None:
-        row.family, row.family_expires_at = previous.family, previous.family_expires_at
-        row.code_id = previous.code_id
+        family, expires, code_id = previous.family, previous.family_expires_at, previous.code_id
     else:
-        row.family = secrets_util.token(16)
-        row.family_expires_at = now() + current_app.config["REFRESH_TOKEN_TTL"]
+        family = secrets_util.token(16)
+        expires = now() + current_app.config["REFRESH_TOKEN_TTL"]
+    return {
+        "refresh_digest": secrets_util.digest(refresh_token),
+        "family": family,
+        "family_expires_at": expires,
+        "code_id": code_id,
+    }
 
 
 def _unverified_claims(jwt_value: str) -> dict:
