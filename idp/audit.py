@@ -42,7 +42,8 @@ def record(
     and skipping the unit of work keeps this cheap on the token endpoint's hot path.
     """
     _serialise_appends()
-    last = db.session.execute(_LAST_HASH).scalar()
+    connection = db.session.connection()  # Core on the session's connection: no ORM layer
+    last = connection.execute(_LAST_HASH).scalar()
     fields = {
         "at": now(),
         "event": event,
@@ -55,7 +56,7 @@ def record(
         **_request_fields(),
     }
     fields["hash"] = chain_hash(SimpleNamespace(**fields))
-    db.session.execute(_APPEND, fields)
+    connection.execute(_APPEND, fields)
 
 
 def subject_of(user_id: int | None) -> str | None:

@@ -103,7 +103,7 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
         statement built once (``_ROTATE``): this is the refresh grant's hot path.
         """
         params = {"digest": digest, "owner": client_id, "at": now()}
-        found = db.session.execute(_ROTATE, params).first()
+        found = db.session.connection().execute(_ROTATE, params).first()
         return RotatedRefresh(*found) if found is not None else None
 
     def check_client(self, client) -> bool:

@@ -85,7 +85,7 @@ def save_token(token: dict, request) -> None:
     }
     if "refresh_token" in token:
         row.update(_family(token["refresh_token"], request.refresh_token, row["code_id"]))
-    db.session.execute(_INSERT, row)
+    db.session.connection().execute(_INSERT, row)
     audit.record(
         "token_issued",
         client_id=row["client_id"],
