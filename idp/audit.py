@@ -1,9 +1,11 @@
 """The audit log: ``record()`` appends an event in the caller's transaction, hash-chained.
 
 Each row stores the SHA-256 of the previous row's hash and its own fields, so editing or deleting
-any row breaks the chain from there on; ``verify()`` names the first broken row. Nothing in the code
-updates or deletes audit rows, and on PostgreSQL a trigger refuses it (migration 0001). Never pass a
-secret in ``detail``: the log is read by admins and shipped to SIEMs.
+a row breaks the chain at the next row; ``verify()`` names the first broken row. The chain alone
+cannot show that the newest rows were cut off, or that someone with write access rewrote it all:
+export the last hash elsewhere (a SIEM) for that. Nothing in the code updates or deletes audit
+rows, and triggers refuse it (migration 0001). Never pass a secret in ``detail``: the log is read
+by admins and shipped to SIEMs.
 """
 
 from __future__ import annotations

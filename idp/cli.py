@@ -12,6 +12,7 @@ import sys
 import click
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from idp import audit, config, users
 from idp.extensions import db
@@ -48,6 +49,10 @@ def in_app(func):
             except (ValueError, LookupError) as exc:
                 db.session.rollback()
                 raise click.ClickException(str(exc)) from exc
+            except SQLAlchemyError as exc:
+                db.session.rollback()
+                # the statement's parameters may hold a password hash: name only the kind
+                raise click.ClickException(f"database error: {type(exc).__name__}") from None
 
     return wrapper
 
@@ -123,10 +128,7 @@ def roles_group() -> None:
 @click.option("--description", default="")
 @in_app
 def roles_create(name: str, description: str) -> None:
-    if db.session.execute(select(Role).where(Role.name == name)).scalar():
-        raise click.ClickException(f"role {name!r} exists")
-    db.session.add(Role(name=name, description=description))
-    audit.record("role_created", actor="cli", role=name)
+    users.create_role(name, description, actor="cli")
     db.session.commit()
     click.echo(json.dumps({"name": name}))
 

@@ -11,6 +11,8 @@ from idp.models.client import DEFAULT_GRANT_TYPES
 
 
 def _check_uri(uri: str) -> None:
+    if len(uri) > 2000:
+        raise ValueError("redirect URIs are at most 2000 characters")
     parts = urlsplit(uri)
     if parts.scheme not in {"http", "https"} and not parts.scheme.startswith("com."):
         raise ValueError(f"redirect URI {uri!r} must be http(s) or a private-use scheme")
@@ -29,6 +31,8 @@ def register(
 ) -> tuple[Client, str | None]:
     """Create a client; returns it and its secret (``None`` for public clients), shown once."""
     grant_types = grant_types or list(DEFAULT_GRANT_TYPES)
+    if not name.strip() or len(name) > 200:
+        raise ValueError("name: 1 to 200 characters")
     if "authorization_code" in grant_types and not redirect_uris:
         raise ValueError("a client using authorization_code needs at least one --redirect-uri")
     if public and "client_credentials" in grant_types:

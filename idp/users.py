@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from idp import audit, passwords, secrets_util
@@ -9,6 +11,8 @@ from idp.clock import now
 from idp.extensions import db
 from idp.models import PasswordReset, Role, User
 from idp.models.tokens import Token, revoke_where
+
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 class UserExistsError(ValueError):
@@ -20,17 +24,46 @@ def by_email(email: str) -> User | None:
     return db.session.execute(select(User).where(User.email == normalized)).scalar()
 
 
+def check_email(email: str) -> str:
+    """The normalised email, or ``ValueError`` if it cannot be one (the sign-up form's rule)."""
+    normalized = User.normalize_email(email)
+    if not EMAIL.match(normalized) or len(normalized) > 320:
+        raise ValueError(f"{email.strip()[:80]!r} is not an email address")
+    return normalized
+
+
 def create(email: str, password: str, *, name: str = "", roles: list[str] = (), actor=None) -> User:
-    """Create a user; the caller commits. Raises ``UserExistsError`` or ``WeakPasswordError``."""
-    if by_email(email) is not None:
-        raise UserExistsError(f"a user with email {User.normalize_email(email)} exists")
-    user = User(email=User.normalize_email(email), name=name)
+    """Create a user; the caller commits. Raises ``UserExistsError``, ``WeakPasswordError``
+    (both ``ValueError``) or ``LookupError`` for an unknown role."""
+    normalized = check_email(email)
+    if len(name) > 200:
+        raise ValueError("name: at most 200 characters")
+    if by_email(normalized) is not None:
+        raise UserExistsError(f"a user with email {normalized} exists")
+    user = User(email=normalized, name=name)
     user.password_hash = passwords.hash_password(password)
-    user.roles = [role(r) for r in roles]
+    user.roles = [role(r) for r in dict.fromkeys(roles)]
     db.session.add(user)
     db.session.flush()
     audit.record("user_created", actor=actor or user.email, subject=user.sub, roles=list(roles))
     return user
+
+
+ROLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
+
+
+def create_role(name: str, description: str = "", *, actor: str) -> Role:
+    """Create a role; names are short identifiers (letters, digits, ``_.:-``)."""
+    if not ROLE_NAME.match(name):
+        raise ValueError("role name: 1-64 letters, digits or _.:- starting with a letter or digit")
+    if len(description) > 255:
+        raise ValueError("description: at most 255 characters")
+    if db.session.execute(select(Role).where(Role.name == name)).scalar():
+        raise ValueError(f"role {name!r} exists")
+    row = Role(name=name, description=description)
+    db.session.add(row)
+    audit.record("role_created", actor=actor, role=name)
+    return row
 
 
 def role(name: str) -> Role:

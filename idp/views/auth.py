@@ -44,7 +44,7 @@ def login():
         return render_template("login.html", form=form, registration=_registration()), status
     user = users.by_email(form.email.data)
     if not verify(user.password_hash if user else None, form.password.data):
-        audit.record("sign_in", outcome="failure", actor=form.email.data[:320].lower())
+        audit.record("sign_in", outcome="failure", actor=form.email.data.lower()[:320])
         db.session.commit()
         form.password.errors.append(BAD_CREDENTIALS)
         return render_template("login.html", form=form, registration=_registration()), 401
