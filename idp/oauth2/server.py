@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import time
+from functools import cached_property
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from flask import Flask, current_app
+from flask import request as flask_request
 from sqlalchemy import select
 
 from idp.extensions import db
@@ -36,11 +39,24 @@ def query_client(client_id: str) -> Client | None:
     return client
 
 
+class _Payload(FlaskOAuth2Payload):
+    """Authlib reads ``payload.data`` many times per request; Flask rebuilds it every time."""
+
+    @cached_property
+    def data(self):
+        return self._request.values
+
+
 class Server(AuthorizationServer):
     """Authlib's Flask server with our token generator in place of its bearer default."""
 
     def create_bearer_token_generator(self, config):
         return tokens.generate_token
+
+    def create_oauth2_request(self, request) -> FlaskOAuth2Request:
+        oauth2_request = FlaskOAuth2Request(flask_request)
+        oauth2_request.payload = _Payload(flask_request)
+        return oauth2_request
 
 
 authorization = Server()
