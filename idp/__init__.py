@@ -55,7 +55,7 @@ def _engine_options(url: str) -> dict:
 
 
 def _init_extensions(app: Flask) -> None:
-    from idp import keys, web
+    from idp import crypto, keys, web
     from idp.extensions import csrf, db
     from idp.oauth2 import server
 
@@ -63,6 +63,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     web.init_app(app)
     server.init_app(app)
+    crypto.init_app(app)
     ttl = max(app.config["ACCESS_TOKEN_TTL"], app.config["ID_TOKEN_TTL"])
     store = keys.KeyStore(app.config["KEYS_DIR"], max_token_ttl=ttl)
     app.extensions["idp.keystore"] = store
@@ -71,9 +72,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from idp.views import account, auth, home, oauth, wellknown
+    from idp.views import account, auth, home, mfa, oauth, security, wellknown
 
-    for module in (wellknown, oauth, auth, account, home):
+    for module in (wellknown, oauth, auth, mfa, account, security, home):
         app.register_blueprint(module.bp)
 
 

@@ -20,7 +20,8 @@ from sqlalchemy import select, text
 
 from idp.clock import now
 from idp.extensions import db
-from idp.models import AuditEvent, User
+from idp.models.audit import AuditEvent
+from idp.models.user import User
 
 GENESIS = "0" * 64
 # Built once: a statement object reused with new parameters skips SQLAlchemy's construction.

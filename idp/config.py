@@ -70,6 +70,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_PASSWORD", "", str, "SMTP password (optional)"),
     Setting("SMTP_STARTTLS", False, _bool, "use STARTTLS"),
     Setting("MAIL_FROM", "idp@localhost", str, "From address of mail"),
+    Setting("ENCRYPTION_KEY", "", str, "kid:base64 AES-256 key(s) for factor secrets"),
+    Setting("CHALLENGE_TTL", 300, int, "seconds a second-factor challenge stays valid"),
+    Setting("CHALLENGE_MAX_ATTEMPTS", 5, int, "wrong answers before a challenge fails"),
+    Setting("REAUTH_WINDOW", 600, int, "seconds since sign-in within which factors may be added"),
+    Setting("STEPUP_WINDOW", 300, int, "seconds since a second factor for sensitive changes"),
+    Setting("LOCKOUT_THRESHOLD", 100, int, "consecutive failures that lock a factor"),
+    Setting("BACKOFF_AFTER", 5, int, "consecutive failures before back-off starts"),
 )
 
 
@@ -101,7 +108,12 @@ def _validate(values: dict) -> None:
         raise ConfigError("IDP_SIGNING_ALG: must be RS256 or ES256")
     if not 1 <= values["AUTHORIZATION_CODE_TTL"] <= 60:
         raise ConfigError("IDP_AUTHORIZATION_CODE_TTL: must be between 1 and 60 seconds")
-    for key in ("ACCESS_TOKEN_TTL", "ID_TOKEN_TTL", "REFRESH_TOKEN_TTL", "SESSION_TTL"):
+    if not 1 <= values["LOCKOUT_THRESHOLD"] <= 100:
+        raise ConfigError("IDP_LOCKOUT_THRESHOLD: between 1 and 100 (NIST SP 800-63B)")
+    for key in (
+        "ACCESS_TOKEN_TTL", "ID_TOKEN_TTL", "REFRESH_TOKEN_TTL", "SESSION_TTL",
+        "CHALLENGE_TTL", "CHALLENGE_MAX_ATTEMPTS", "REAUTH_WINDOW", "STEPUP_WINDOW",
+    ):  # fmt: skip
         if values[key] <= 0:
             raise ConfigError(f"IDP_{key}: must be a positive number of seconds")
     if values["ENV"] == "production":
@@ -115,6 +127,8 @@ def _refuse_insecure(values: dict, scheme: str) -> None:
         raise ConfigError("IDP_ISSUER: production needs an https issuer")
     if not values["DATABASE_URL"]:
         raise ConfigError("IDP_DATABASE_URL: production needs an explicit database URL")
+    if not values["ENCRYPTION_KEY"]:
+        raise ConfigError("IDP_ENCRYPTION_KEY: production needs an explicit encryption key")
 
 
 def _fill_defaults(values: dict) -> None:

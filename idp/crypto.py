@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from flask import current_app
 
 from idp import secrets_util
+from idp.config import ConfigError
+
+log = logging.getLogger(__name__)
 
 
-class EncryptionKeyError(Exception):
+class EncryptionKeyError(ConfigError):
     """The encryption key configuration is missing or malformed; the message says which."""
 
 
@@ -101,6 +106,7 @@ def development_ring(instance: Path) -> KeyRing:
         instance.mkdir(parents=True, exist_ok=True)
         ring = KeyRing({"dev1": AESGCM.generate_key(bit_length=256)}, "dev1")
         save_development_ring(path, ring)
+        log.warning("IDP_ENCRYPTION_KEY unset: generated a development key in %s", path)
     return KeyRing.parse(json.loads(path.read_text())["spec"])
 
 
@@ -110,3 +116,14 @@ def save_development_ring(path: Path, ring: KeyRing) -> None:
     with os.fdopen(fd, "w") as fh:
         json.dump({"spec": ring.spec()}, fh)
     os.replace(tmp, path)
+
+
+def init_app(app) -> None:
+    """Load the key ring once per app: the configured keys, or the development key file."""
+    spec = app.config["ENCRYPTION_KEY"]
+    instance = Path(app.config["INSTANCE_PATH"])
+    app.extensions["idp.keyring"] = KeyRing.parse(spec) if spec else development_ring(instance)
+
+
+def keyring() -> KeyRing:
+    return current_app.extensions["idp.keyring"]

@@ -55,3 +55,25 @@ class ChangePasswordForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """An empty form: a button whose only content is the CSRF token."""
+
+
+class CodeForm(FlaskForm):
+    """A one-time code answering one challenge."""
+
+    code = StringField(
+        "Code", [DataRequired(message="Enter the code."), Length(max=32, message="Too long.")]
+    )
+    challenge = HiddenField()
+    next = HiddenField()
+
+
+class EnrollTotpForm(FlaskForm):
+    name = StringField(
+        "Name for this authenticator",
+        [DataRequired(message="Give it a name."), Length(max=100, message="At most 100.")],
+    )
+    code = StringField("Code from the app", [DataRequired(message="Enter the 6-digit code.")])
+
+
+class RenameForm(FlaskForm):
+    name = StringField("New name", [DataRequired(message="Enter a name."), Length(max=100)])

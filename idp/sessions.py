@@ -15,7 +15,9 @@ from flask import current_app, session
 from idp import secrets_util
 from idp.clock import now
 from idp.extensions import db
+from idp.factors import registry
 from idp.models import AuthenticationEvent, LoginSession, User
+from idp.policy.decide import ROUTINE_SECOND_FACTORS
 
 MAX_PENDING = 5
 PENDING_TTL = 1800
@@ -31,8 +33,25 @@ def current() -> LoginSession | None:
 
 
 def current_user() -> User | None:
+    """The user of this browser's session, even if a second factor is still owed."""
     row = current()
     return db.session.get(User, row.user_id) if row else None
+
+
+def signed_in_user() -> User | None:
+    """The user, only once the session has every factor the user has (for account pages)."""
+    row = current()
+    if row is None:
+        return None
+    user = db.session.get(User, row.user_id)
+    if second_factor_at(row) is None and registry.active_kinds(user) & ROUTINE_SECOND_FACTORS:
+        return None
+    return user
+
+
+def second_factor_at(row: LoginSession) -> int | None:
+    """When the session last passed a second factor (for step-up checks), if ever."""
+    return max((e.at for e in row.events if e.method != "pwd"), default=None)
 
 
 def sign_in(user: User, method: str, amr: list[str], for_request: str | None) -> LoginSession:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime
 
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -27,12 +28,20 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
 def init_app(app: Flask) -> None:
+    app.add_template_filter(_utc, "utc")
     app.before_request(_assign_request_id)
     app.after_request(_security_headers)
     app.after_request(_see_other_after_post)
     app.register_error_handler(CSRFError, _csrf_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)
+
+
+def _utc(timestamp: int | None) -> str:
+    """Epoch seconds as a readable UTC time for the pages."""
+    if timestamp is None:
+        return ""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _assign_request_id() -> None:

@@ -2,6 +2,7 @@
 
 from idp.models.audit import AuditEvent
 from idp.models.client import Client
+from idp.models.factor import BackupCode, Challenge, Factor
 from idp.models.session import AuthenticationEvent, Consent, LoginSession
 from idp.models.tokens import AuthorizationCode, Token
 from idp.models.user import PasswordReset, Role, User
@@ -10,8 +11,11 @@ __all__ = [
     "AuditEvent",
     "AuthenticationEvent",
     "AuthorizationCode",
+    "BackupCode",
+    "Challenge",
     "Client",
     "Consent",
+    "Factor",
     "LoginSession",
     "PasswordReset",
     "Role",

@@ -98,8 +98,13 @@ def build_context(
     login_session: LoginSession | None,
     reauthenticated: bool,
     consented: bool,
+    factor_kinds: frozenset[str],
 ) -> AuthContext:
-    """Gather what ``decide`` needs about this request and this browser's session."""
+    """Gather what ``decide`` needs about this request and this browser's session.
+
+    ``factor_kinds`` (the user's active second factors) come from the caller: the protocol
+    layer passes them through without knowing what they are.
+    """
     user = db.session.get(User, login_session.user_id) if login_session else None
     if user is not None and params.hinted_sub and params.hinted_sub != user.sub:
         user, login_session = None, None  # the hinted user is not the one signed in
@@ -123,6 +128,7 @@ def build_context(
         first_party=client.first_party,
         consent_granted=user is not None and _consented(user, client, scopes),
         requested_scopes=scopes,
+        factor_kinds=factor_kinds if user else frozenset(),
     )
 
 

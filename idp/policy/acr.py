@@ -7,10 +7,12 @@ policy issues add the MFA and phishing-resistant levels (OpenID EAP ACR Values `
 from __future__ import annotations
 
 PASSWORD = "urn:idp:acr:pwd"  # noqa: S105 (an acr URN, not a secret)
+MFA = "urn:idp:acr:mfa"
 
-#: Each level maps to the amr sets that satisfy it; any one set suffices.
+#: Each level maps to the amr sets that satisfy it; any one set suffices. Weakest first.
 LEVELS: dict[str, tuple[frozenset[str], ...]] = {
     PASSWORD: (frozenset({"pwd"}),),
+    MFA: (frozenset({"mfa"}),),
 }
 
 SUPPORTED = tuple(LEVELS)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from idp.policy.amr import with_mfa
+
 
 @dataclass(frozen=True)
 class AuthEvent:
@@ -22,7 +24,8 @@ class AuthContext:
     request was waiting: that, and only that, satisfies ``prompt=login`` (OIDC Core 3.1.2.1).
     A flag rather than a time comparison, so a sign-in in the same second as an earlier one
     still counts and an earlier one never does. ``consented_during_request`` is the same for
-    ``prompt=consent``.
+    ``prompt=consent``. ``factor_kinds`` are the user's active second factors;
+    ``trusted_device`` says this browser was remembered after a second factor.
     """
 
     now: int
@@ -38,6 +41,8 @@ class AuthContext:
     first_party: bool = False
     consent_granted: bool = False
     requested_scopes: frozenset[str] = field(default_factory=frozenset)
+    factor_kinds: frozenset[str] = frozenset()
+    trusted_device: bool = False
 
     @property
     def auth_time(self) -> int | None:
@@ -46,5 +51,10 @@ class AuthContext:
 
     @property
     def amr(self) -> tuple[str, ...]:
-        """The distinct amr values the session earned, sorted for a stable claim."""
-        return tuple(sorted({v for e in self.events for v in e.amr}))
+        """The distinct amr values the session earned, sorted, with ``mfa`` when it applies."""
+        return with_mfa({v for e in self.events for v in e.amr})
+
+    @property
+    def has_second_factor(self) -> bool:
+        """Some authentication in the session went beyond the password."""
+        return any(e.method != "pwd" for e in self.events)

@@ -62,6 +62,20 @@ def _max_age(ctx: AuthContext) -> bool:
     return ctx.max_age == 0 or ctx.now - ctx.auth_time > ctx.max_age
 
 
+ROUTINE_SECOND_FACTORS = frozenset({"totp", "passkey", "email", "sms"})
+
+
+def _mfa_missing(ctx: AuthContext) -> bool:
+    """A user with an active second factor uses it at every sign-in (the issue-3 policy).
+
+    A remembered device skips this routine check, but never an explicit acr request.
+    """
+    if not ctx.factor_kinds & ROUTINE_SECOND_FACTORS or ctx.has_second_factor:
+        return False
+    requested = bool(ctx.acr_values or ctx.essential_acr)
+    return not (ctx.trusted_device and not requested)
+
+
 def _consent_missing(ctx: AuthContext) -> bool:
     return not ctx.first_party and not ctx.consent_granted
 
@@ -77,6 +91,7 @@ PROMPTS: tuple[tuple[str, str, tuple[tuple[str, Check], ...]], ...] = (
         "login_required",
         (("no_session", _no_session), ("login_prompt", _login_prompt), ("max_age", _max_age)),
     ),
+    ("mfa", "interaction_required", (("mfa_required", _mfa_missing),)),
     (
         "consent",
         "consent_required",
@@ -114,3 +129,12 @@ def _proceed(ctx: AuthContext) -> Proceed | Fail:
             break
     assert ctx.auth_time is not None  # guaranteed by the login prompt's no_session check
     return Proceed(acr=level, amr=amr, auth_time=ctx.auth_time)
+
+
+def mfa_required(roles: frozenset[str]) -> bool:
+    """Whether policy requires a second factor for users with these roles.
+
+    The per-role policy arrives with the policy issue; until then nothing requires MFA, and
+    removing the last factor is allowed. The security page already asks this question.
+    """
+    return False

@@ -8,12 +8,13 @@ from idp import audit, sessions, users
 from idp.extensions import db
 from idp.forms import ChangePasswordForm, ConfirmForm, ProfileForm
 from idp.passwords import verify
+from idp.views.flow import sign_in_first
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
 
 def _page(profile: ProfileForm, password: ChangePasswordForm, status: int = 200):
-    user = sessions.current_user()
+    user = sessions.signed_in_user()
     return (
         render_template(
             "account.html", user=user, profile=profile, password=password, signout=ConfirmForm()
@@ -24,17 +25,17 @@ def _page(profile: ProfileForm, password: ChangePasswordForm, status: int = 200)
 
 @bp.route("/")
 def index():
-    user = sessions.current_user()
+    user = sessions.signed_in_user()
     if user is None:
-        return redirect(url_for("auth.login"))
+        return sign_in_first("account")
     return _page(ProfileForm(name=user.name), ChangePasswordForm(formdata=None))
 
 
 @bp.route("/profile", methods=["POST"])
 def profile():
-    user = sessions.current_user()
+    user = sessions.signed_in_user()
     if user is None:
-        return redirect(url_for("auth.login"), code=303)
+        return sign_in_first("account", 303)
     form = ProfileForm()
     if not form.validate_on_submit():
         return _page(form, ChangePasswordForm(formdata=None), 400)
@@ -47,9 +48,9 @@ def profile():
 
 @bp.route("/password", methods=["POST"])
 def change_password():
-    user = sessions.current_user()
+    user = sessions.signed_in_user()
     if user is None:
-        return redirect(url_for("auth.login"), code=303)
+        return sign_in_first("account", 303)
     form = ChangePasswordForm()
     if form.validate_on_submit():
         if verify(user.password_hash, form.current_password.data):

@@ -14,18 +14,11 @@ from idp import audit, mail, sessions, users
 from idp.extensions import db
 from idp.forms import ForgotPasswordForm, RegisterForm, ResetPasswordForm, SignInForm
 from idp.passwords import verify
+from idp.views.flow import continue_to
 
 bp = Blueprint("auth", __name__)
 
 BAD_CREDENTIALS = "That email and password do not match an account."
-
-
-def _continue(next_key: str | None):
-    """Back to the waiting authorization request, or to the account page."""
-    query = sessions.pending_query(next_key)
-    if query is not None:
-        return redirect(url_for("oauth.authorize") + "?" + query, code=303)
-    return redirect(url_for("account.index"), code=303)
 
 
 def _login_hint(next_key: str | None) -> str:
@@ -51,7 +44,7 @@ def login():
     sessions.sign_in(user, "pwd", ["pwd"], for_request=form.next.data)
     audit.record("sign_in", actor=user.email, subject=user.sub, method="pwd")
     db.session.commit()
-    return _continue(form.next.data)
+    return continue_to(form.next.data)
 
 
 @bp.route("/register", methods=["GET", "POST"])
@@ -70,7 +63,7 @@ def register():
             sessions.sign_in(user, "pwd", ["pwd"], for_request=form.next.data)
             audit.record("sign_in", actor=user.email, subject=user.sub, method="pwd")
             db.session.commit()
-            return _continue(form.next.data)
+            return continue_to(form.next.data)
     status = 400 if form.is_submitted() else 200
     return render_template("register.html", form=form), status
 

@@ -16,6 +16,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from idp import audit, sessions
 from idp.extensions import csrf, db
+from idp.factors import registry
 from idp.oauth2 import authorization as authz
 from idp.oauth2.principal import Principal
 from idp.oauth2.server import authorization
@@ -50,6 +51,7 @@ def _authorize():
         login_session,
         reauthenticated=pending.reauthenticated,
         consented=pending.consented,
+        factor_kinds=_factor_kinds(login_session),
     )
     decision = decide(ctx)
     if isinstance(decision, Fail):
@@ -83,9 +85,16 @@ def _validated_grant():
         raise
 
 
+def _factor_kinds(login_session) -> frozenset[str]:
+    user = sessions.current_user() if login_session is not None else None
+    return registry.active_kinds(user) if user is not None else frozenset()
+
+
 def _interact(decision: Interact, grant, key: str):
     if decision.prompt == "login":
         return redirect(url_for("auth.login", next=key))
+    if decision.prompt == "mfa":
+        return redirect(url_for("mfa.choose", next=key))
     client = grant.client
     scopes = (grant.request.scope or "").split()
     return render_template("consent.html", client=client, scopes=scopes)

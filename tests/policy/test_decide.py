@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from idp.policy import AuthContext, AuthEvent, Fail, Interact, Proceed, acr, decide
 from idp.policy.acr import PASSWORD
+from idp.policy.amr import with_mfa
 
 NOW = 10_000
 PWD_AT = 9_000  # the session's password authentication, before the request
@@ -142,7 +143,7 @@ LOGIN_CASES = [
     ),
     pytest.param(
         ctx(prompt=frozenset({"login"}), reauthenticated=True, events=(PWD, OTP)),
-        proceed(OTP.at, amr=("otp", "pwd")),
+        proceed(OTP.at, acr_=acr.MFA, amr=("mfa", "otp", "pwd")),
         id="prompt_login_after_reauthentication_auth_time_is_latest_event",
     ),
     pytest.param(
@@ -307,7 +308,7 @@ def test_proceed_carries_sorted_distinct_amr_and_latest_auth_time() -> None:
         AuthEvent("password", ("pwd",), 9_200),
     )
     result = decide(ctx(events=events))
-    assert result == Proceed(acr=PASSWORD, amr=("mfa", "otp", "pwd"), auth_time=9_500)
+    assert result == Proceed(acr=acr.MFA, amr=("mfa", "otp", "pwd"), auth_time=9_500)
 
 
 def test_proceed_auth_time_is_latest_event_whatever_the_event_order() -> None:
@@ -335,8 +336,8 @@ ACR_CASES = [
     ),
     pytest.param(
         ctx(events=(AuthEvent("passkey", ("hwk", "user"), PWD_AT),), acr_values=(PASSWORD,)),
-        proceed(acr_="", amr=("hwk", "user")),
-        id="voluntary_acr_unmet_by_session_proceeds_with_achieved_level_empty",
+        proceed(acr_=acr.MFA, amr=("hwk", "mfa", "user")),
+        id="voluntary_acr_unmet_by_session_proceeds_with_achieved_level",
     ),
     pytest.param(
         ctx(events=(AuthEvent("passkey", ("hwk",), PWD_AT),)),
@@ -394,17 +395,17 @@ MFA_LEVEL_CASES = [
     ),
     pytest.param(
         ctx(events=(PWD, OTP)),
-        proceed(9_500, acr_=MFA, amr=("otp", "pwd")),
+        proceed(9_500, acr_=MFA, amr=("mfa", "otp", "pwd")),
         id="no_acr_requested_proceeds_with_strongest_achieved_level",
     ),
     pytest.param(
         ctx(events=(PWD, OTP), acr_values=(PASSWORD,)),
-        proceed(9_500, acr_=PASSWORD, amr=("otp", "pwd")),
+        proceed(9_500, acr_=PASSWORD, amr=("mfa", "otp", "pwd")),
         id="voluntary_weaker_acr_met_proceeds_with_the_requested_weaker_level",
     ),
     pytest.param(
         ctx(events=(PWD, OTP), acr_values=(MFA, PASSWORD)),
-        proceed(9_500, acr_=MFA, amr=("otp", "pwd")),
+        proceed(9_500, acr_=MFA, amr=("mfa", "otp", "pwd")),
         id="voluntary_acr_values_honour_preference_order",
     ),
     pytest.param(
@@ -489,9 +490,8 @@ def test_property_proceed_auth_time_is_latest_event_time(context: AuthContext) -
 def test_property_proceed_amr_is_sorted_union_of_event_amr(context: AuthContext) -> None:
     result = decide(context)
     if isinstance(result, Proceed):
-        union = {v for e in context.events for v in e.amr}
-        assert set(result.amr) == union
-        assert list(result.amr) == sorted(union)  # sorted and distinct
+        union = with_mfa({v for e in context.events for v in e.amr})
+        assert result.amr == union  # sorted, distinct, mfa when two categories of factor
 
 
 @PROPERTY

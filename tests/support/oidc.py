@@ -61,6 +61,28 @@ class HostedPages(requests.Session):
         return self.follow(urljoin(self.base, response.headers["Location"]), stop_at)
 
 
+def hidden(html: str, name: str) -> str:
+    match = re.search(rf'name="{name}"[^>]*value="([^"]*)"', html)
+    return unescape(match.group(1)) if match else ""
+
+
+def submit_code(browser: HostedPages, page: requests.Response, code: str, stop_at: str):
+    """Answer the second-factor page shown in ``page`` and follow where it leads."""
+    action = re.search(r'<form method="post" action="([^"]+)"', page.text).group(1)
+    data = {
+        "csrf_token": csrf_token(page.text),
+        "challenge": hidden(page.text, "challenge"),
+        "next": hidden(page.text, "next"),
+        "code": code,
+    }
+    response = browser.post(
+        urljoin(browser.base, unescape(action)), data=data, allow_redirects=False
+    )
+    if response.status_code != 303:
+        return response
+    return browser.follow(urljoin(browser.base, response.headers["Location"]), stop_at)
+
+
 @dataclass
 class AuthorizationResult:
     response: requests.Response

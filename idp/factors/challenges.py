@@ -1,0 +1,119 @@
+"""Issuing and answering challenges: single use, short-lived, bound to one sign-in session.
+
+``answer`` is the one way to settle a challenge: it expires a stale one, refuses a settled one
+(verified: "already used"; expired; failed), counts wrong answers against the attempt limit and
+the factor's back-off, and on success moves the challenge to verified with a conditional UPDATE
+so that two tabs or two workers cannot both succeed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+
+from flask import current_app
+from sqlalchemy import update
+
+from idp import audit, secrets_util
+from idp.clock import now
+from idp.extensions import db
+from idp.factors import throttle
+from idp.factors.base import (
+    ChallengeExpired,
+    ChallengeFailed,
+    ChallengeUsed,
+    FactorError,
+    Verification,
+)
+from idp.models import Challenge, Factor, User
+from idp.models.factor import ChallengeStatus, IllegalTransition
+
+
+def issue(
+    user: User,
+    login_session_id: str | None,
+    factor: Factor | None,
+    kind: str,
+    purpose: str,
+    secret: str | None = None,
+) -> Challenge:
+    cfg = current_app.config
+    row = Challenge(
+        id=secrets_util.token(24),
+        user_id=user.id,
+        login_session_id=login_session_id,
+        factor_id=factor.id if factor else None,
+        kind=kind,
+        purpose=purpose,
+        expires_at=now() + cfg["CHALLENGE_TTL"],
+        max_attempts=cfg["CHALLENGE_MAX_ATTEMPTS"],
+        secret=secret,
+    )
+    db.session.add(row)
+    audit.record(
+        "challenge_issued", subject=user.sub, challenge_kind=kind, purpose=purpose,
+        factor_id=row.factor_id,
+    )  # fmt: skip
+    return row
+
+
+def find(challenge_id: str, login_session_id: str | None) -> Challenge | None:
+    """A challenge of this sign-in session; another session's challenge does not exist here."""
+    row = db.session.get(Challenge, challenge_id)
+    if row is None or row.login_session_id != login_session_id:
+        return None
+    return row
+
+
+def answer(
+    challenge: Challenge,
+    factor: Factor | None,
+    user: User,
+    verify: Callable[[], Verification],
+) -> Verification:
+    """Settle ``challenge`` with ``verify`` (which raises ``FactorError`` on a wrong answer)."""
+    at = now()
+    _refuse_settled(challenge, user, at)
+    if factor is not None:
+        throttle.check(factor, at)
+    try:
+        result = verify()
+    except FactorError:
+        _wrong_answer(challenge, factor, user, at)
+        raise
+    try:
+        challenge.transition(ChallengeStatus.VERIFIED, subject=user.sub)
+    except IllegalTransition as exc:
+        raise ChallengeUsed() from exc
+    if factor is not None:
+        throttle.success(factor, at)
+    return result
+
+
+def _refuse_settled(challenge: Challenge, user: User, at: int) -> None:
+    status = ChallengeStatus(challenge.status)
+    if status is ChallengeStatus.VERIFIED:
+        raise ChallengeUsed()
+    if status is ChallengeStatus.FAILED:
+        raise ChallengeFailed()
+    if status is ChallengeStatus.EXPIRED:
+        raise ChallengeExpired()
+    if challenge.expires_at <= at:
+        with suppress(IllegalTransition):  # settled concurrently: expired or used either way
+            challenge.transition(ChallengeStatus.EXPIRED, subject=user.sub)
+        raise ChallengeExpired()
+
+
+def _wrong_answer(challenge: Challenge, factor: Factor | None, user: User, at: int) -> None:
+    db.session.execute(
+        update(Challenge)
+        .where(Challenge.id == challenge.id)
+        .values(attempts=Challenge.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(challenge, ["attempts", "status"])
+    if challenge.attempts >= challenge.max_attempts and challenge.status == "issued":
+        with suppress(IllegalTransition):  # settled concurrently
+            challenge.transition(ChallengeStatus.FAILED, subject=user.sub)
+    if factor is not None:
+        throttle.failure(factor, at, user.sub)

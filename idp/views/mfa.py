@@ -1,0 +1,103 @@
+"""The second-factor step of a sign-in: pick a factor, answer its challenge.
+
+Each page says plainly why it is asking. A success adds an ``AuthenticationEvent`` to the sign-in
+session and goes back to ``/authorize`` (or the account), where ``decide`` runs again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+
+from idp import audit, sessions
+from idp.extensions import db
+from idp.factors import challenges, registry
+from idp.factors.base import CoolingDown, FactorError
+from idp.forms import CodeForm
+from idp.models import Factor, LoginSession, User
+from idp.models.factor import FactorKind
+from idp.views.flow import continue_to
+
+bp = Blueprint("mfa", __name__, url_prefix="/mfa")
+
+
+def _signed_in_with_password() -> tuple[LoginSession, User] | None:
+    row = sessions.current()
+    return (row, sessions.current_user()) if row is not None else None
+
+
+@bp.route("/")
+def choose():
+    """Go to the method used last (the page links to the others)."""
+    state = _signed_in_with_password()
+    next_key = request.args.get("next", "")[:64]
+    if state is None:
+        return redirect(url_for("auth.login", next=next_key))
+    available = registry.factors(state[1])
+    routine = [f for f in available if f.kind != FactorKind.BACKUP_CODES.value]
+    if not available:
+        return continue_to(next_key)
+    default = (routine or available)[0]
+    return redirect(url_for("mfa.verify", factor_id=default.id, next=next_key))
+
+
+@bp.route("/<int:factor_id>", methods=["GET", "POST"])
+def verify(factor_id: int):
+    state = _signed_in_with_password()
+    if state is None:
+        return redirect(url_for("auth.login"))
+    login_session, user = state
+    factor = registry.owned(user, factor_id) or abort(404)
+    form = CodeForm()
+    if not form.is_submitted():
+        form.next.data = request.args.get("next", "")[:64]
+        _new_challenge(form, login_session, user, factor)
+        return _page(form, factor, user)
+    if not form.validate_on_submit():
+        return _page(form, factor, user, status=400)
+    challenge = challenges.find(form.challenge.data or "", login_session.id)
+    if challenge is None or challenge.factor_id != factor.id:
+        form.code.errors.append("This step is no longer valid. Enter a new code.")
+        _new_challenge(form, login_session, user, factor)
+        return _page(form, factor, user, 400)
+    try:
+        result = challenges.answer(
+            challenge, factor, user, lambda: registry.verify_code(factor, form.code.data, user)
+        )
+    except FactorError as error:
+        db.session.commit()  # keep the failure count, back-off and challenge state
+        form.code.errors.append(str(error))
+        if challenge.status != "issued":
+            _new_challenge(form, login_session, user, factor)
+        return _page(form, factor, user, 401, cooldown=_until(error))
+    sessions.add_event(login_session, result.method, list(result.amr))
+    audit.record("second_factor_passed", actor=user.email, subject=user.sub, method=result.method)
+    db.session.commit()
+    return continue_to(form.next.data)
+
+
+def _new_challenge(form: CodeForm, login_session: LoginSession, user: User, factor: Factor):
+    challenge = challenges.issue(user, login_session.id, factor, factor.kind, "signin")
+    db.session.commit()
+    form.challenge.data = challenge.id
+
+
+def _until(error: FactorError) -> str | None:
+    if isinstance(error, CoolingDown):
+        return datetime.fromtimestamp(error.until, UTC).strftime("%H:%M:%S UTC")
+    return None
+
+
+def _page(form, factor, user, status: int = 200, cooldown: str | None = None):
+    others = [f for f in registry.factors(user) if f.id != factor.id]
+    body = render_template(
+        "mfa.html",
+        form=form,
+        factor=factor,
+        others=others,
+        labels=registry.LABELS,
+        cooldown=cooldown,
+        backup=factor.kind == FactorKind.BACKUP_CODES.value,
+    )
+    return body, status

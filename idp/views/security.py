@@ -1,0 +1,199 @@
+"""The account security page: factors, backup codes and recent security events.
+
+Adding a factor needs a recent sign-in (``IDP_REAUTH_WINDOW``) and is announced by email;
+removing one, or regenerating backup codes, needs a fresh second factor (``IDP_STEPUP_WINDOW``).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, session, url_for
+from sqlalchemy import select
+
+from idp import audit as audit_log
+from idp import mail, sessions
+from idp.clock import now
+from idp.extensions import db
+from idp.factors import backup_codes, registry, totp
+from idp.factors.base import FactorError
+from idp.forms import ConfirmForm, EnrollTotpForm, RenameForm
+from idp.models import AuditEvent, Factor, User
+from idp.models.factor import FactorKind, FactorStatus
+from idp.policy.decide import ROUTINE_SECOND_FACTORS, mfa_required
+from idp.views.flow import sign_in_first
+
+bp = Blueprint("security", __name__, url_prefix="/account/security")
+
+
+def _recently_signed_in() -> bool:
+    row = sessions.current()
+    window = current_app.config["REAUTH_WINDOW"]
+    return row is not None and max(e.at for e in row.events) >= now() - window
+
+
+def _recent_second_factor(user: User) -> bool:
+    """Step-up for sensitive changes; a user without factors has nothing stronger to show."""
+    if not registry.active_kinds(user) & ROUTINE_SECOND_FACTORS:
+        return _recently_signed_in()
+    at = sessions.second_factor_at(sessions.current())
+    return at is not None and at >= now() - current_app.config["STEPUP_WINDOW"]
+
+
+def _step_up():
+    flash("To change this, confirm it is you with your second factor first.")
+    return redirect(url_for("mfa.choose", next="security"), code=303)
+
+
+@bp.route("/")
+def index():
+    user = sessions.signed_in_user()
+    if user is None:
+        return sign_in_first("security")
+    events = db.session.execute(
+        select(AuditEvent)
+        .where(AuditEvent.subject == user.sub)
+        .order_by(AuditEvent.seq.desc())
+        .limit(20)
+    ).scalars()
+    backup = backup_codes.active_set(user)
+    return render_template(
+        "security.html",
+        user=user,
+        factors=[f for f in registry.factors(user) if f.kind != FactorKind.BACKUP_CODES.value],
+        backup_remaining=backup_codes.remaining(backup) if backup else None,
+        labels=registry.LABELS,
+        events=list(events),
+        rename=RenameForm(formdata=None),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/totp", methods=["GET", "POST"])
+def enroll_totp():
+    user = sessions.signed_in_user()
+    if user is None:
+        return sign_in_first("security")
+    if not _recently_signed_in():
+        flash("For your security, sign in again before adding a sign-in method.")
+        sessions.sign_out()
+        db.session.commit()
+        return redirect(url_for("auth.login", next="security"), code=303)
+    form = EnrollTotpForm()
+    if not form.is_submitted():
+        return _start_totp(user, form)
+    factor = _enrolling(user)
+    if factor is None:
+        return _start_totp(user, form)
+    if form.validate_on_submit():
+        try:
+            totp.verify(factor, form.code.data, now())
+        except FactorError as error:
+            form.code.errors.append(str(error))
+        else:
+            return _activated(user, factor, form.name.data)
+    return _totp_page(user, factor, form, 400)
+
+
+def _start_totp(user: User, form: EnrollTotpForm):
+    """A new pending factor; an earlier unfinished one is abandoned (pending -> revoked)."""
+    abandoned = _enrolling(user)
+    if abandoned is not None:
+        abandoned.transition(
+            FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="abandoned"
+        )
+    factor, _ = totp.enroll(user, "Authenticator app")
+    db.session.commit()
+    session["enrolling"] = factor.id
+    form.name.data = form.name.data or "Authenticator app"
+    return _totp_page(user, factor, form, 200)
+
+
+def _totp_page(user: User, factor: Factor, form: EnrollTotpForm, status: int):
+    secret = totp.secret_of(factor)
+    uri = totp.provisioning_uri(secret, user.email)
+    body = render_template(
+        "enroll_totp.html", form=form, secret=secret, uri=uri, qr=totp.qr_svg(uri)
+    )
+    return body, status
+
+
+def _enrolling(user: User) -> Factor | None:
+    factor = db.session.get(Factor, session.get("enrolling") or 0)
+    pending = FactorStatus.PENDING.value
+    if factor is None or factor.user_id != user.id or factor.status != pending:
+        return None
+    return factor
+
+
+def _activated(user: User, factor: Factor, name: str):
+    factor.name = name
+    factor.transition(FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified")
+    session.pop("enrolling", None)
+    first = backup_codes.active_set(user) is None
+    codes = backup_codes.generate(user, actor=user.email) if first else None
+    db.session.commit()
+    _notify(user, f"A new sign-in method was added to your account: {name}.")
+    if codes:
+        return render_template("backup_codes.html", codes=codes, first=True)
+    flash(f"{name} is ready. You will be asked for a code when you sign in.")
+    return redirect(url_for("security.index"), code=303)
+
+
+@bp.route("/<int:factor_id>/rename", methods=["POST"])
+def rename(factor_id: int):
+    user = sessions.signed_in_user() or abort(401)
+    factor = registry.owned(user, factor_id) or abort(404)
+    form = RenameForm()
+    if form.validate_on_submit():
+        old, factor.name = factor.name, form.name.data
+        audit_log.record(
+            "factor_renamed", actor=user.email, subject=user.sub, factor_id=factor.id,
+            before=old, after=factor.name,
+        )  # fmt: skip
+        db.session.commit()
+        flash("Renamed.")
+    return redirect(url_for("security.index"), code=303)
+
+
+@bp.route("/<int:factor_id>/remove", methods=["POST"])
+def remove(factor_id: int):
+    user = sessions.signed_in_user() or abort(401)
+    factor = registry.owned(user, factor_id) or abort(404)
+    ConfirmForm().validate_on_submit() or abort(400)
+    if not _recent_second_factor(user):
+        return _step_up()
+    routine = [f for f in registry.factors(user) if f.kind in ROUTINE_SECOND_FACTORS]
+    last = routine == [factor]
+    if last and mfa_required(frozenset(r.name for r in user.roles)):
+        flash("Your organisation requires two-step verification: add another method first.")
+        return redirect(url_for("security.index"), code=303)
+    factor.transition(FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="removed")
+    backup = backup_codes.active_set(user) if last else None
+    if backup is not None:
+        backup.transition(
+            FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="no factor left"
+        )
+    db.session.commit()
+    _notify(user, f"A sign-in method was removed from your account: {factor.name}.")
+    flash(f"{factor.name} was removed.")
+    return redirect(url_for("security.index"), code=303)
+
+
+@bp.route("/backup-codes", methods=["POST"])
+def regenerate_backup_codes():
+    user = sessions.signed_in_user() or abort(401)
+    ConfirmForm().validate_on_submit() or abort(400)
+    if not registry.active_kinds(user) & ROUTINE_SECOND_FACTORS:
+        abort(400)
+    if not _recent_second_factor(user):
+        return _step_up()
+    codes = backup_codes.generate(user, actor=user.email)
+    db.session.commit()
+    return render_template("backup_codes.html", codes=codes, first=False)
+
+
+def _notify(user: User, what: str) -> None:
+    mail.send(
+        user.email,
+        "Security change on your account",
+        f"{what}\n\nIf this was not you, reset your password and contact your administrator.",
+    )
