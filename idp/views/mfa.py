@@ -21,6 +21,14 @@ from idp.views.flow import continue_to
 
 bp = Blueprint("mfa", __name__, url_prefix="/mfa")
 
+#: Factors answered on a page of their own (a WebAuthn ceremony, a code sent by mail or SMS);
+#: each endpoint takes ``factor_id`` and ``next``. Typed codes (TOTP, backup codes) stay here.
+OWN_PAGES = {
+    FactorKind.PASSKEY.value: "passkeys.second_factor",
+    FactorKind.EMAIL.value: "delivery.verify",
+    FactorKind.SMS.value: "delivery.verify",
+}
+
 
 def _signed_in_with_password() -> tuple[LoginSession, User] | None:
     row = sessions.current()
@@ -49,6 +57,9 @@ def verify(factor_id: int):
         return redirect(url_for("auth.login"))
     login_session, user = state
     factor = registry.owned(user, factor_id) or abort(404)
+    if factor.kind in OWN_PAGES:
+        next_key = request.values.get("next", "")[:64]
+        return redirect(url_for(OWN_PAGES[factor.kind], factor_id=factor.id, next=next_key))
     form = CodeForm()
     if not form.is_submitted():
         form.next.data = request.args.get("next", "")[:64]

@@ -23,6 +23,14 @@ from idp.views.flow import sign_in_first
 
 bp = Blueprint("security", __name__, url_prefix="/account/security")
 
+#: "Add a method" pages by factor kind; a kind is offered once its blueprint is registered.
+ENROLL_PAGES = {
+    FactorKind.TOTP.value: "security.enroll_totp",
+    FactorKind.PASSKEY.value: "passkeys.register",
+    FactorKind.EMAIL.value: "delivery.enroll_email",
+    FactorKind.SMS.value: "delivery.enroll_sms",
+}
+
 
 def _recently_signed_in() -> bool:
     row = sessions.current()
@@ -64,6 +72,11 @@ def index():
         events=list(events),
         rename=RenameForm(formdata=None),
         confirm=ConfirmForm(),
+        enroll_pages={
+            kind: endpoint
+            for kind, endpoint in ENROLL_PAGES.items()
+            if endpoint in current_app.view_functions
+        },
     )
 
 
