@@ -77,6 +77,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("STEPUP_WINDOW", 300, int, "seconds since a second factor for sensitive changes"),
     Setting("LOCKOUT_THRESHOLD", 100, int, "consecutive failures that lock a factor"),
     Setting("BACKOFF_AFTER", 5, int, "consecutive failures before back-off starts"),
+    Setting("REMEMBER_DEVICE_DAYS", 30, int, "days a remembered device skips MFA; 0 = off"),
+    Setting("RATE_LIMIT_PER_MINUTE", 30, int, "sign-in and code attempts per IP per minute"),
 )
 
 

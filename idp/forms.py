@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from idp.passwords import MAX_LENGTH, MIN_LENGTH
@@ -65,6 +65,7 @@ class CodeForm(FlaskForm):
     )
     challenge = HiddenField()
     next = HiddenField()
+    remember = BooleanField("Remember this browser")
 
 
 class EnrollTotpForm(FlaskForm):

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from flask import current_app, session
 
-from idp import secrets_util
+from idp import devices, secrets_util
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import registry
@@ -44,9 +44,8 @@ def signed_in_user() -> User | None:
     if row is None:
         return None
     user = db.session.get(User, row.user_id)
-    if second_factor_at(row) is None and registry.active_kinds(user) & ROUTINE_SECOND_FACTORS:
-        return None
-    return user
+    owes = second_factor_at(row) is None and registry.active_kinds(user) & ROUTINE_SECOND_FACTORS
+    return None if owes and not devices.trusted(user) else user
 
 
 def second_factor_at(row: LoginSession) -> int | None:

@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select
 
-from idp import audit, passwords, secrets_util
+from idp import audit, devices, passwords, secrets_util
 from idp.clock import now
 from idp.extensions import db
 from idp.models import PasswordReset, Role, User
@@ -80,6 +80,7 @@ def set_password(user: User, password: str, *, event: str) -> None:
     user.password_changed_at = now()
     revoked = revoke_where(Token.user_id == user.id)
     audit.record(event, actor=user.email, subject=user.sub, tokens_revoked=revoked)
+    devices.revoke(user, actor=user.email, reason=event)
 
 
 def start_password_reset(user: User, ttl: int) -> str:

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from idp import secrets_util
 from idp.extensions import db
+from idp.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.after_request(_see_other_after_post)
     app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(RateLimited, _rate_limited)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _server_error)
 
@@ -69,6 +71,12 @@ def _see_other_after_post(response):
     if request.method == "POST" and response.status_code == 302:
         response.status_code = 303
     return response
+
+
+def _rate_limited(error: RateLimited):
+    db.session.commit()  # the hit that crossed the limit counts too
+    body = render_template("error.html", title="Please wait", description=str(error))
+    return body, 429, {"Retry-After": str(error.retry_after)}
 
 
 def _csrf_error(error: CSRFError):

@@ -2,6 +2,7 @@
 
 from idp.models.audit import AuditEvent
 from idp.models.client import Client
+from idp.models.device import RateLimitCounter, TrustedDevice
 from idp.models.factor import BackupCode, Challenge, Factor
 from idp.models.session import AuthenticationEvent, Consent, LoginSession
 from idp.models.tokens import AuthorizationCode, Token
@@ -18,7 +19,9 @@ __all__ = [
     "Factor",
     "LoginSession",
     "PasswordReset",
+    "RateLimitCounter",
     "Role",
     "Token",
+    "TrustedDevice",
     "User",
 ]

@@ -99,6 +99,7 @@ def build_context(
     reauthenticated: bool,
     consented: bool,
     factor_kinds: frozenset[str],
+    trusted_device: bool,
 ) -> AuthContext:
     """Gather what ``decide`` needs about this request and this browser's session.
 
@@ -129,6 +130,7 @@ def build_context(
         consent_granted=user is not None and _consented(user, client, scopes),
         requested_scopes=scopes,
         factor_kinds=factor_kinds if user else frozenset(),
+        trusted_device=trusted_device and user is not None,
     )
 
 

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from idp import audit, mail, sessions, users
+from idp import audit, mail, ratelimit, sessions, users
 from idp.extensions import db
 from idp.forms import ForgotPasswordForm, RegisterForm, ResetPasswordForm, SignInForm
 from idp.passwords import verify
@@ -35,6 +35,7 @@ def login():
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_template("login.html", form=form, registration=_registration()), status
+    ratelimit.hit("login", current_app.config["RATE_LIMIT_PER_MINUTE"], 60)
     user = users.by_email(form.email.data)
     if not verify(user.password_hash if user else None, form.password.data):
         audit.record("sign_in", outcome="failure", actor=form.email.data.lower()[:320])

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from idp import audit, sessions
+from idp import audit, devices, ratelimit, sessions
 from idp.extensions import db
 from idp.factors import challenges, registry
 from idp.factors.base import CoolingDown, FactorError
@@ -67,6 +67,7 @@ def verify(factor_id: int):
         return _page(form, factor, user)
     if not form.validate_on_submit():
         return _page(form, factor, user, status=400)
+    ratelimit.hit("second_factor", current_app.config["RATE_LIMIT_PER_MINUTE"], 60)
     challenge = challenges.find(form.challenge.data or "", login_session.id)
     if challenge is None or challenge.factor_id != factor.id:
         form.code.errors.append("This step is no longer valid. Enter a new code.")
@@ -84,8 +85,11 @@ def verify(factor_id: int):
         return _page(form, factor, user, 401, cooldown=_until(error))
     sessions.add_event(login_session, result.method, list(result.amr))
     audit.record("second_factor_passed", actor=user.email, subject=user.sub, method=result.method)
+    response = continue_to(form.next.data)
+    if form.remember.data and devices.enabled():
+        devices.remember(user, response)
     db.session.commit()
-    return continue_to(form.next.data)
+    return response
 
 
 def _new_challenge(form: CodeForm, login_session: LoginSession, user: User, factor: Factor):
@@ -110,5 +114,6 @@ def _page(form, factor, user, status: int = 200, cooldown: str | None = None):
         labels=registry.LABELS,
         cooldown=cooldown,
         backup=factor.kind == FactorKind.BACKUP_CODES.value,
+        remember_days=current_app.config["REMEMBER_DEVICE_DAYS"],
     )
     return body, status

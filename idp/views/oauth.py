@@ -14,7 +14,7 @@ from authlib.oauth2.rfc6749 import (
 )
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from idp import audit, sessions
+from idp import audit, devices, sessions
 from idp.extensions import csrf, db
 from idp.factors import registry
 from idp.oauth2 import authorization as authz
@@ -52,6 +52,7 @@ def _authorize():
         reauthenticated=pending.reauthenticated,
         consented=pending.consented,
         factor_kinds=_factor_kinds(login_session),
+        trusted_device=_trusted(login_session),
     )
     decision = decide(ctx)
     if isinstance(decision, Fail):
@@ -88,6 +89,11 @@ def _validated_grant():
 def _factor_kinds(login_session) -> frozenset[str]:
     user = sessions.current_user() if login_session is not None else None
     return registry.active_kinds(user) if user is not None else frozenset()
+
+
+def _trusted(login_session) -> bool:
+    user = sessions.current_user() if login_session is not None else None
+    return user is not None and devices.trusted(user)
 
 
 def _interact(decision: Interact, grant, key: str):

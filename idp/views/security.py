@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy import select
 
 from idp import audit as audit_log
-from idp import mail, sessions
+from idp import devices, mail, sessions
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import backup_codes, registry, totp
@@ -72,6 +72,7 @@ def index():
         events=list(events),
         rename=RenameForm(formdata=None),
         confirm=ConfirmForm(),
+        devices=devices.listed(user),
         enroll_pages={
             kind: endpoint
             for kind, endpoint in ENROLL_PAGES.items()
@@ -202,6 +203,18 @@ def regenerate_backup_codes():
     codes = backup_codes.generate(user, actor=user.email)
     db.session.commit()
     return render_template("backup_codes.html", codes=codes, first=False)
+
+
+@bp.route("/devices/revoke", methods=["POST"])
+@bp.route("/devices/<int:device_id>/revoke", methods=["POST"])
+def revoke_devices(device_id: int | None = None):
+    """Forget one remembered browser, or all of them."""
+    user = sessions.signed_in_user() or abort(401)
+    ConfirmForm().validate_on_submit() or abort(400)
+    count = devices.revoke(user, actor=user.email, device_id=device_id, reason="by the user")
+    db.session.commit()
+    flash(f"{count} remembered browser(s) forgotten." if count else "Nothing to forget.")
+    return redirect(url_for("security.index"), code=303)
 
 
 def _notify(user: User, what: str) -> None:

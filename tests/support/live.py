@@ -77,7 +77,12 @@ class LiveServer:
 
 
 def make_server(instance: Path, database_url: str | None, **settings: str) -> LiveServer:
-    """Configure (not yet start) a provider; migrates its database through the CLI."""
+    """Configure (not yet start) a provider; migrates its database through the CLI.
+
+    The whole suite signs in from 127.0.0.1, so the per-IP rate limit is lifted unless a test
+    sets ``RATE_LIMIT_PER_MINUTE`` itself to test it.
+    """
+    settings.setdefault("RATE_LIMIT_PER_MINUTE", 1_000_000)
     port = free_port()
     env = {
         **os.environ,
