@@ -207,6 +207,32 @@ def keys_rotate(alg: str | None) -> None:
     click.echo(json.dumps({"kid": key.kid, "alg": key.alg}))
 
 
+@keys_group.command(
+    "rotate-encryption",
+    help="Re-encrypt factor secrets under the current key. With IDP_ENCRYPTION_KEY, put the new "
+    "key first (keep the old ones listed) and run this; without it, a new development key is "
+    "generated into instance/ first.",
+)
+@in_app
+def keys_rotate_encryption() -> None:
+    from pathlib import Path
+
+    from flask import current_app
+
+    from idp import crypto
+    from idp.factors.reencrypt import reencrypt_all
+
+    ring = crypto.keyring()
+    if not current_app.config["ENCRYPTION_KEY"]:
+        ring = ring.with_new_key()
+        path = Path(current_app.config["INSTANCE_PATH"]) / "encryption_keys.json"
+        crypto.save_development_ring(path, ring)
+    count = reencrypt_all(ring)
+    audit.record("encryption_key_rotated", actor="cli", kid=ring.current, reencrypted=count)
+    db.session.commit()
+    click.echo(json.dumps({"current": ring.current, "reencrypted": count}))
+
+
 @main.group("audit", help="The audit log.")
 def audit_group() -> None:
     pass

@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import or_, update
 
 from idp import audit
-from idp.crypto import keyring
+from idp.crypto import factor_aad, keyring
 from idp.extensions import db
 from idp.factors.base import CodeReused, Verification, WrongCode
 from idp.models import Factor, User
@@ -29,7 +29,7 @@ SECRET_BYTES = 20  # 160 bits (RFC 4226 section 4)
 
 
 def _aad(factor: Factor) -> str:
-    return f"factor:{factor.id}:totp"
+    return factor_aad(factor.id, factor.kind)
 
 
 def enroll(user: User, name: str) -> tuple[Factor, str]:
