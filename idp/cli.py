@@ -110,6 +110,20 @@ def users_create(email: str, password_stdin: bool, name: str, roles: tuple[str, 
     click.echo(json.dumps({"sub": user.sub, "email": user.email, "roles": list(roles)}))
 
 
+@users_group.command("unlock", help="Lift the lockout of a user's second factors.")
+@click.argument("email")
+@in_app
+def users_unlock(email: str) -> None:
+    from idp.factors.throttle import unlock_all
+
+    user = users.by_email(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    count = unlock_all(user.id, actor="cli", subject=user.sub)
+    db.session.commit()
+    click.echo(json.dumps({"email": user.email, "unlocked": count}))
+
+
 @users_group.command("list", help="List users as JSON lines.")
 @in_app
 def users_list() -> None:

@@ -9,7 +9,7 @@ parallel guesses are all counted.
 from __future__ import annotations
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from idp import audit
 from idp.extensions import db
@@ -56,6 +56,17 @@ def success(factor: Factor, at: int) -> None:
     factor.failures = 0
     factor.blocked_until = None
     factor.last_used_at = at
+
+
+def unlock_all(user_id: int, *, actor: str, subject: str) -> int:
+    """Lift every lock and cooldown of a user's factors; returns how many were locked."""
+    rows = db.session.execute(
+        select(Factor).where(Factor.user_id == user_id, Factor.locked_at.is_not(None))
+    ).scalars()
+    locked = list(rows)
+    for factor in locked:
+        unlock(factor, actor=actor, subject=subject)
+    return len(locked)
 
 
 def unlock(factor: Factor, *, actor: str, subject: str) -> None:

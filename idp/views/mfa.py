@@ -12,7 +12,7 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 
 from idp import audit, devices, ratelimit, sessions
 from idp.extensions import db
-from idp.factors import challenges, registry
+from idp.factors import challenges, registry, throttle
 from idp.factors.base import CoolingDown, FactorError
 from idp.forms import CodeForm
 from idp.models import Factor, LoginSession, User
@@ -85,6 +85,8 @@ def verify(factor_id: int):
         return _page(form, factor, user, 401, cooldown=_until(error))
     sessions.add_event(login_session, result.method, list(result.amr))
     audit.record("second_factor_passed", actor=user.email, subject=user.sub, method=result.method)
+    if factor.kind == FactorKind.BACKUP_CODES.value:  # a successful recovery lifts locks
+        throttle.unlock_all(user.id, actor=user.email, subject=user.sub)
     response = continue_to(form.next.data)
     if form.remember.data and devices.enabled():
         devices.remember(user, response)
