@@ -66,7 +66,15 @@ def main() -> None:
 @click.option("--host", default="localhost", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
-    _app().run(host=host, port=port, threaded=True, use_reloader=False)
+    from idp.devserver import RedactingRequestHandler
+
+    _app().run(
+        host=host,
+        port=port,
+        threaded=True,
+        use_reloader=False,
+        request_handler=RedactingRequestHandler,
+    )
 
 
 @main.group(help="Database schema.")

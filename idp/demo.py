@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from idp import clients, users
 from idp import db as schema
+from idp.devserver import RedactingRequestHandler
 from idp.extensions import db
 from idp.models import Client
 
@@ -81,7 +82,13 @@ def _serve(app: Flask, credentials: dict) -> None:
         [sys.executable, "-m", "examples.demo_rp.app", "--port", "5001"], cwd=root, env=env
     )
     try:
-        app.run(host="localhost", port=5000, threaded=True, use_reloader=False)
+        app.run(
+            host="localhost",
+            port=5000,
+            threaded=True,
+            use_reloader=False,
+            request_handler=RedactingRequestHandler,
+        )
     finally:
         rp.terminate()
         rp.wait(timeout=10)

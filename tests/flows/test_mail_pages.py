@@ -79,6 +79,16 @@ def test_password_reset_link_arrives_by_smtp_works_once(mail_server):
     assert signed_in.status_code == 303
 
 
+def test_reset_link_secret_never_reaches_the_server_log(mail_server):
+    person = mail_server.create_user(email="logged@example.com")
+    _form(HostedPages(mail_server.url), "/password/forgot", email=person["email"])
+    link = _reset_link(mail_server, person["email"])
+    HostedPages(mail_server.url).get(link)
+    secret = link.rsplit("/", 1)[1]
+    assert "/password/reset/[redacted]" in mail_server.log
+    assert secret not in mail_server.log
+
+
 def test_password_reset_for_unknown_email_looks_the_same_and_sends_nothing(mail_server):
     before = len(mail_server.inbox.messages)
     sent = _form(HostedPages(mail_server.url), "/password/forgot", email="ghost@example.com")
