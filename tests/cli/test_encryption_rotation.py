@@ -5,32 +5,17 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 import time
 
 import pyotp
 
+from tests.support.factors import enroll_totp
 from tests.support.live import make_server
-from tests.support.oidc import HostedPages, RelyingParty, csrf_token, submit_code
+from tests.support.oidc import HostedPages, RelyingParty, submit_code
 
 
 def _key(kid: str) -> str:
     return f"{kid}:" + base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode()
-
-
-def _enroll(server) -> dict:
-    person = server.create_user()
-    browser = HostedPages(server.url)
-    page = browser.get(server.url + "/login")
-    browser.post(server.url + "/login", data={
-        "csrf_token": csrf_token(page.text), "email": person["email"],
-        "password": person["password"], "next": "security"})  # fmt: skip
-    page = browser.get(server.url + "/account/security/totp")
-    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page.text).group(1)
-    browser.post(server.url + "/account/security/totp", data={
-        "csrf_token": csrf_token(page.text), "name": "Phone",
-        "code": pyotp.TOTP(secret).now()})  # fmt: skip
-    return {**person, "secret": secret}
 
 
 def _totp_sign_in_works(server, rp, person, step: int) -> bool:
@@ -51,7 +36,7 @@ def test_development_key_rotation_is_picked_up_without_restart(tmp_path):
     server = make_server(tmp_path, None)
     server.start()
     try:
-        rp, person = _rp(server), _enroll(server)
+        rp, person = _rp(server), enroll_totp(server)
         result = json.loads(server.cli("keys", "rotate-encryption").stdout)
         assert result["reencrypted"] >= 1
         time.sleep(1.1)  # the running server re-reads the key file at most once a second
@@ -65,7 +50,7 @@ def test_configured_key_rotation_then_old_key_removed(tmp_path):
     old, new = _key("old1"), _key("new1")
     server = make_server(tmp_path, None, ENCRYPTION_KEY=old)
     server.start()
-    rp, person = _rp(server), _enroll(server)
+    rp, person = _rp(server), enroll_totp(server)
     server.stop()
     server.env["IDP_ENCRYPTION_KEY"] = f"{new},{old}"
     server.start()  # every worker knows both keys before any row moves

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 import time
-from html import unescape
 
 import pyotp
 import pytest
 
+from tests.support.factors import backup_code_page, enroll_totp
 from tests.support.live import make_server
-from tests.support.oidc import HostedPages, RelyingParty, csrf_token, submit_code
+from tests.support.oidc import HostedPages, RelyingParty, submit_code
 
 
 @pytest.fixture(scope="module")
@@ -27,22 +26,6 @@ def lock_server(tmp_path_factory):
     live.stop()
 
 
-def _enroll(server) -> dict:
-    person = server.create_user()
-    browser = HostedPages(server.url)
-    page = browser.get(server.url + "/login")
-    browser.post(server.url + "/login", data={
-        "csrf_token": csrf_token(page.text), "email": person["email"],
-        "password": person["password"], "next": "security"})  # fmt: skip
-    page = browser.get(server.url + "/account/security/totp")
-    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page.text).group(1)
-    done = browser.post(server.url + "/account/security/totp", data={
-        "csrf_token": csrf_token(page.text), "name": "Phone",
-        "code": pyotp.TOTP(secret).now()})  # fmt: skip
-    codes = re.findall(r"<li><code>([A-Z0-9-]+)</code></li>", done.text)
-    return {**person, "secret": secret, "codes": codes}
-
-
 def _lock(server, person):
     relying, browser = RelyingParty(server, server.rp), HostedPages(server.url)
     page = relying.sign_in(browser, person).response
@@ -55,7 +38,7 @@ def _lock(server, person):
 
 
 def test_admin_unlock_lifts_the_hard_lock(lock_server):
-    person = _enroll(lock_server)
+    person = enroll_totp(lock_server)
     relying, browser, page, right = _lock(lock_server, person)
     out = json.loads(lock_server.cli("users", "unlock", person["email"]).stdout)
     assert out["unlocked"] == 1
@@ -64,10 +47,9 @@ def test_admin_unlock_lifts_the_hard_lock(lock_server):
 
 
 def test_backup_code_recovery_lifts_the_hard_lock(lock_server):
-    person = _enroll(lock_server)
+    person = enroll_totp(lock_server)
     relying, browser, page, right = _lock(lock_server, person)
-    link = re.search(r'href="(/mfa/\d+\?next=[^"]*)">\s*Use a backup code', page.text).group(1)
-    backup_page = browser.get(lock_server.url + unescape(link))
+    backup_page = backup_code_page(browser, page)
     done = submit_code(browser, backup_page, person["codes"][0], relying.redirect_uri)
     assert "code=" in done.headers["Location"]
     relying, browser = RelyingParty(lock_server, lock_server.rp), HostedPages(lock_server.url)

@@ -8,6 +8,7 @@ import time
 import pyotp
 import pytest
 
+from tests.support.factors import enroll_totp, password_sign_in
 from tests.support.live import make_server
 from tests.support.oidc import HostedPages, RelyingParty, csrf_token, hidden
 
@@ -20,27 +21,8 @@ def device_server(tmp_path_factory):
     live.stop()
 
 
-def _sign_in(browser: HostedPages, person: dict, next_page: str = "") -> None:
-    page = browser.get(browser.base + "/login")
-    browser.post(
-        browser.base + "/login",
-        data={"csrf_token": csrf_token(page.text), "email": person["email"],
-              "password": person["password"], "next": next_page},
-    )  # fmt: skip
-
-
 def _enroll(server) -> dict:
-    person = server.create_user()
-    browser = HostedPages(server.url)
-    _sign_in(browser, person, "security")
-    page = browser.get(server.url + "/account/security/totp")
-    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page.text).group(1)
-    browser.post(
-        server.url + "/account/security/totp",
-        data={"csrf_token": csrf_token(page.text), "name": "Phone",
-              "code": pyotp.TOTP(secret).now()},
-    )  # fmt: skip
-    return {**person, "secret": secret, "step": 1}
+    return {**enroll_totp(server), "step": 1}
 
 
 def _second_factor(browser, person, page, remember: bool):
@@ -99,7 +81,7 @@ def test_remembered_device_does_not_satisfy_an_explicit_acr_request(device_serve
 
 def test_remembered_device_does_not_satisfy_a_sensitive_operation(device_server, remembered):
     browser = _fresh_browser_with_device(device_server, remembered)
-    _sign_in(browser, remembered["person"], "security")
+    password_sign_in(browser, remembered["person"], "security")
     page = browser.get(device_server.url + "/account/security/")
     factor_id = re.search(r"/account/security/(\d+)/remove", page.text).group(1)
     response = browser.post(
