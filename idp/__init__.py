@@ -72,9 +72,9 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from idp.views import account, auth, home, mfa, oauth, security, wellknown
+    from idp.views import account, auth, delivery, home, mfa, oauth, passkeys, security, wellknown
 
-    for module in (wellknown, oauth, auth, mfa, account, security, home):
+    for module in (wellknown, oauth, auth, mfa, account, security, passkeys, delivery, home):
         app.register_blueprint(module.bp)
 
 

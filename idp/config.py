@@ -46,6 +46,16 @@ def _bool(value: str | bool) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+def _origins(value: str | list) -> list[str]:
+    """Comma-separated web origins (scheme://host[:port], no path)."""
+    items = [v.strip() for v in value.split(",") if v.strip()] if isinstance(value, str) else value
+    for origin in items:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.hostname or parts.path:
+            raise ValueError(f"{origin!r} is not an origin like https://host[:port]")
+    return list(items)
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("ENV", "development", str, "development | production"),
     Setting("ISSUER", "http://localhost:5000", str, "issuer URL, no trailing slash"),
@@ -79,6 +89,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("BACKOFF_AFTER", 5, int, "consecutive failures before back-off starts"),
     Setting("REMEMBER_DEVICE_DAYS", 30, int, "days a remembered device skips MFA; 0 = off"),
     Setting("RATE_LIMIT_PER_MINUTE", 30, int, "sign-in and code attempts per IP per minute"),
+    Setting("WEBAUTHN_RP_ID", "", str, "passkey RP ID; default: the issuer's host"),
+    Setting(
+        "WEBAUTHN_ORIGINS", "", _origins, "comma-separated passkey origins; default: the issuer's"
+    ),
+    Setting(
+        "DELIVERED_CODE_TTL", 600, int, "seconds an email or SMS code stays valid, at most 600"
+    ),
+    Setting("DELIVERED_CODE_RESEND_INTERVAL", 30, int, "seconds between two codes to one factor"),
+    Setting("DELIVERED_CODE_MAX_SENDS", 5, int, "codes per factor per send window"),
+    Setting("DELIVERED_CODE_SEND_WINDOW", 900, int, "seconds of the send window"),
+    Setting("SMS_TEMPLATE", "Your idp code is {{code}}", str, "SMS text; must hold {{code}}"),
+    Setting("SMS_WEBHOOK_URL", "", str, "HTTPS endpoint of the SMS provider; empty: outbox"),
+    Setting("SMS_WEBHOOK_SECRET", "", str, "HMAC-SHA256 key signing webhook bodies"),
+    Setting("SMS_WEBHOOK_TIMEOUT", 10, int, "seconds to wait for the SMS webhook"),
 )
 
 
@@ -118,8 +142,45 @@ def _validate(values: dict) -> None:
     ):  # fmt: skip
         if values[key] <= 0:
             raise ConfigError(f"IDP_{key}: must be a positive number of seconds")
+    _validate_webauthn(values, parts)
+    _validate_delivered_codes(values)
     if values["ENV"] == "production":
         _refuse_insecure(values, parts.scheme)
+
+
+def _validate_webauthn(values: dict, issuer) -> None:
+    """Default the passkey RP ID and origins to the issuer's; every origin's host must be the
+    RP ID or a subdomain of it (WebAuthn L3 5.1.3), or no browser would run the ceremony."""
+    rp_id = values["WEBAUTHN_RP_ID"] = values["WEBAUTHN_RP_ID"] or issuer.hostname
+    origins = values["WEBAUTHN_ORIGINS"] or [f"{issuer.scheme}://{issuer.netloc}"]
+    values["WEBAUTHN_ORIGINS"] = origins
+    for host in (urlsplit(origin).hostname or "" for origin in origins):
+        if host != rp_id and not host.endswith("." + rp_id):
+            raise ConfigError(f"IDP_WEBAUTHN_RP_ID: {rp_id!r} does not cover origin host {host!r}")
+
+
+def _validate_delivered_codes(values: dict) -> None:
+    """Email and SMS codes: at most 10 minutes (issue 3), a template that shows the code, and
+    a signed webhook that is HTTPS in production (the body carries the code)."""
+    if not 1 <= values["DELIVERED_CODE_TTL"] <= 600:
+        raise ConfigError("IDP_DELIVERED_CODE_TTL: must be between 1 and 600 seconds")
+    for key in ("DELIVERED_CODE_MAX_SENDS", "DELIVERED_CODE_SEND_WINDOW", "SMS_WEBHOOK_TIMEOUT"):
+        if values[key] <= 0:
+            raise ConfigError(f"IDP_{key}: must be a positive number")
+    if values["DELIVERED_CODE_RESEND_INTERVAL"] < 0:
+        raise ConfigError("IDP_DELIVERED_CODE_RESEND_INTERVAL: must be 0 or more seconds")
+    if "{{code}}" not in values["SMS_TEMPLATE"]:
+        raise ConfigError("IDP_SMS_TEMPLATE: must contain the {{code}} placeholder")
+    url = values["SMS_WEBHOOK_URL"]
+    if not url:
+        return
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError("IDP_SMS_WEBHOOK_URL: must be an https URL")
+    if parts.scheme != "https" and values["ENV"] == "production":
+        raise ConfigError("IDP_SMS_WEBHOOK_URL: production needs an https URL")
+    if len(values["SMS_WEBHOOK_SECRET"]) < 32:
+        raise ConfigError("IDP_SMS_WEBHOOK_SECRET: needs 32+ characters with a webhook URL")
 
 
 def _refuse_insecure(values: dict, scheme: str) -> None:

@@ -63,7 +63,7 @@ def qr_svg(uri: str) -> str:
 
 def matching_step(secret: str, code: str, at: float) -> int | None:
     """The time step within tolerance whose code equals ``code``, compared in constant time."""
-    if len(code) != DIGITS or not code.isdigit():
+    if len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
     totp = pyotp.TOTP(secret, digits=DIGITS, interval=PERIOD)
     now_step = int(at // PERIOD)

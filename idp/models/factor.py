@@ -119,6 +119,7 @@ class Factor(db.Model):
         return self.status == FactorStatus.ACTIVE.value
 
     def transition(self, to: FactorStatus, *, actor: str, subject: str, reason: str) -> None:
+        to = FactorStatus(to)
         stamp = {"activated_at": now()} if to is FactorStatus.ACTIVE else {"revoked_at": now()}
         _move(Factor, self, to, FACTOR_MOVES, stamp)
         audit.record(

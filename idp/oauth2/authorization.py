@@ -58,7 +58,7 @@ def parse(data, redirect_uri: str) -> RequestParams:
 def _max_age(value: str | None, invalid) -> int | None:
     if value is None or value == "":
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise invalid("max_age must be a non-negative integer")
     return int(value)
 

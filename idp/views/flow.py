@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import redirect, url_for
 
-from idp import sessions
+from idp import audit, devices, sessions
+from idp.clock import now
+from idp.factors import throttle
+from idp.factors.base import FactorError, Verification
+from idp.models import Factor, LoginSession, User
 
 #: Account pages that may ask for a (re-)authentication and want the browser back afterwards.
 ACCOUNT_PAGES = {"account": "account.index", "security": "security.index"}
@@ -26,3 +32,30 @@ def sign_in_first(page: str, code: int = 302):
     """
     target = "mfa.choose" if sessions.current() is not None else "auth.login"
     return redirect(url_for(target, next=page), code=code)
+
+
+def second_factor_passed(
+    login_session: LoginSession, user: User, result: Verification, response, remember: bool
+):
+    """Record a passed second factor on the session; remember the browser if asked.
+
+    The caller commits. A backup code is a successful recovery: it lifts factor locks.
+    """
+    sessions.add_event(login_session, result.method, list(result.amr))
+    audit.record("second_factor_passed", actor=user.email, subject=user.sub, method=result.method)
+    if result.method == "backup_code":
+        throttle.unlock_all(user.id, actor=user.email, subject=user.sub)
+    if remember and devices.enabled():
+        devices.remember(user, response)
+    return response
+
+
+def try_again_at(error: FactorError | None, factor: Factor | None) -> str | None:
+    """When the user may try again, for the page: after a back-off refusal, a send limit, or
+    the failure that started a back-off."""
+    until = getattr(error, "until", None)
+    if until is None and factor is not None:
+        until = factor.blocked_until
+    if until is None or until <= now():
+        return None
+    return datetime.fromtimestamp(until, UTC).strftime("%H:%M:%S UTC")

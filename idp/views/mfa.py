@@ -6,18 +6,16 @@ session and goes back to ``/authorize`` (or the account), where ``decide`` runs 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from idp import audit, devices, ratelimit, sessions
+from idp import ratelimit, sessions
 from idp.extensions import db
-from idp.factors import challenges, registry, throttle
-from idp.factors.base import CoolingDown, FactorError
+from idp.factors import challenges, registry
+from idp.factors.base import FactorError
 from idp.forms import CodeForm
 from idp.models import Factor, LoginSession, User
 from idp.models.factor import FactorKind
-from idp.views.flow import continue_to
+from idp.views.flow import continue_to, second_factor_passed, try_again_at
 
 bp = Blueprint("mfa", __name__, url_prefix="/mfa")
 
@@ -82,14 +80,10 @@ def verify(factor_id: int):
         form.code.errors.append(str(error))
         if challenge.status != "issued":
             _new_challenge(form, login_session, user, factor)
-        return _page(form, factor, user, 401, cooldown=_until(error))
-    sessions.add_event(login_session, result.method, list(result.amr))
-    audit.record("second_factor_passed", actor=user.email, subject=user.sub, method=result.method)
-    if factor.kind == FactorKind.BACKUP_CODES.value:  # a successful recovery lifts locks
-        throttle.unlock_all(user.id, actor=user.email, subject=user.sub)
-    response = continue_to(form.next.data)
-    if form.remember.data and devices.enabled():
-        devices.remember(user, response)
+        return _page(form, factor, user, 401, cooldown=try_again_at(error, factor))
+    response = second_factor_passed(
+        login_session, user, result, continue_to(form.next.data), form.remember.data
+    )
     db.session.commit()
     return response
 
@@ -98,12 +92,6 @@ def _new_challenge(form: CodeForm, login_session: LoginSession, user: User, fact
     challenge = challenges.issue(user, login_session.id, factor, factor.kind, "signin")
     db.session.commit()
     form.challenge.data = challenge.id
-
-
-def _until(error: FactorError) -> str | None:
-    if isinstance(error, CoolingDown):
-        return datetime.fromtimestamp(error.until, UTC).strftime("%H:%M:%S UTC")
-    return None
 
 
 def _page(form, factor, user, status: int = 200, cooldown: str | None = None):

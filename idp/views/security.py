@@ -32,7 +32,7 @@ ENROLL_PAGES = {
 }
 
 
-def _recently_signed_in() -> bool:
+def recently_signed_in() -> bool:
     row = sessions.current()
     window = current_app.config["REAUTH_WINDOW"]
     return row is not None and max(e.at for e in row.events) >= now() - window
@@ -41,7 +41,7 @@ def _recently_signed_in() -> bool:
 def _recent_second_factor(user: User) -> bool:
     """Step-up for sensitive changes; a user without factors has nothing stronger to show."""
     if not registry.active_kinds(user) & ROUTINE_SECOND_FACTORS:
-        return _recently_signed_in()
+        return recently_signed_in()
     at = sessions.second_factor_at(sessions.current())
     return at is not None and at >= now() - current_app.config["STEPUP_WINDOW"]
 
@@ -86,9 +86,9 @@ def enroll_totp():
     user = sessions.signed_in_user()
     if user is None:
         return sign_in_first("security")
-    if not _recently_signed_in():
-        flash("For your security, sign in again before adding a sign-in method.")
+    if not recently_signed_in():
         sessions.sign_out()
+        flash("For your security, sign in again before adding a sign-in method.")
         db.session.commit()
         return redirect(url_for("auth.login", next="security"), code=303)
     form = EnrollTotpForm()
@@ -145,7 +145,7 @@ def _activated(user: User, factor: Factor, name: str):
     first = backup_codes.active_set(user) is None
     codes = backup_codes.generate(user, actor=user.email) if first else None
     db.session.commit()
-    _notify(user, f"A new sign-in method was added to your account: {name}.")
+    notify(user, f"A new sign-in method was added to your account: {name}.")
     if codes:
         return render_template("backup_codes.html", codes=codes, first=True)
     flash(f"{name} is ready. You will be asked for a code when you sign in.")
@@ -187,7 +187,7 @@ def remove(factor_id: int):
             FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="no factor left"
         )
     db.session.commit()
-    _notify(user, f"A sign-in method was removed from your account: {factor.name}.")
+    notify(user, f"A sign-in method was removed from your account: {factor.name}.")
     flash(f"{factor.name} was removed.")
     return redirect(url_for("security.index"), code=303)
 
@@ -217,7 +217,7 @@ def revoke_devices(device_id: int | None = None):
     return redirect(url_for("security.index"), code=303)
 
 
-def _notify(user: User, what: str) -> None:
+def notify(user: User, what: str) -> None:
     mail.send(
         user.email,
         "Security change on your account",
