@@ -155,11 +155,22 @@ def roles_create(name: str, description: str) -> None:
     click.echo(json.dumps({"name": name}))
 
 
+@roles_group.command("set-policy", help="Set a role's MFA mode (off, recommended, required).")
+@click.argument("name")
+@click.option("--mode", required=True, type=click.Choice(["off", "recommended", "required"]))
+@in_app
+def roles_set_policy(name: str, mode: str) -> None:
+    row = users.set_role_mfa_mode(name, mode, actor="cli")
+    db.session.commit()
+    click.echo(json.dumps({"name": row.name, "mfa_mode": row.mfa_mode}))
+
+
 @roles_group.command("list")
 @in_app
 def roles_list() -> None:
     for role in db.session.execute(select(Role).order_by(Role.name)).scalars():
-        click.echo(json.dumps({"name": role.name, "description": role.description}))
+        data = {"name": role.name, "description": role.description, "mfa_mode": role.mfa_mode}
+        click.echo(json.dumps(data))
 
 
 @main.group("clients", help="OAuth clients (relying parties and machine clients).")

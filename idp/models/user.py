@@ -19,12 +19,13 @@ user_roles = Table(
 
 
 class Role(db.Model):
-    """A named group of users; later issues attach an MFA policy to it."""
+    """A named group of users and its MFA mode (off | recommended | required)."""
 
     __tablename__ = "roles"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(String(255), default="")
+    mfa_mode: Mapped[str] = mapped_column(String(16), default="off", server_default="off")
 
 
 class User(db.Model):

@@ -131,10 +131,12 @@ def _proceed(ctx: AuthContext) -> Proceed | Fail:
     return Proceed(acr=level, amr=amr, auth_time=ctx.auth_time)
 
 
-def mfa_required(roles: frozenset[str]) -> bool:
-    """Whether policy requires a second factor for users with these roles.
+MFA_MODES = ("off", "recommended", "required")  # weakest first
 
-    The per-role policy arrives with the policy issue; until then nothing requires MFA, and
-    removing the last factor is allowed. The security page already asks this question.
+
+def mfa_required(role_modes: frozenset[str]) -> bool:
+    """Whether the strictest of a user's role modes requires a second factor.
+
+    A user with several roles gets the strictest combination.
     """
-    return False
+    return "required" in role_modes

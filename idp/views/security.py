@@ -177,7 +177,7 @@ def remove(factor_id: int):
         return _step_up()
     routine = [f for f in registry.factors(user) if f.kind in ROUTINE_SECOND_FACTORS]
     last = routine == [factor]
-    if last and mfa_required(frozenset(r.name for r in user.roles)):
+    if last and mfa_required(frozenset(r.mfa_mode for r in user.roles)):
         flash("Your organisation requires two-step verification: add another method first.")
         return redirect(url_for("security.index"), code=303)
     factor.transition(FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="removed")

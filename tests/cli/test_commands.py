@@ -166,7 +166,7 @@ def test_malformed_email_is_a_one_line_error(ran, case):
 def test_roles_create_prints_the_role_and_roles_list_shows_it_with_description(ran):
     assert ok(ran["role auditors"]) == {"name": AUDITORS}
     listed = json_lines(ran["roles list"].stdout)
-    assert {"name": AUDITORS, "description": "Read the audit log"} in listed
+    assert {"name": AUDITORS, "description": "Read the audit log", "mfa_mode": "off"} in listed
     names = [row["name"] for row in listed]
     assert names == sorted(names)
 
