@@ -94,5 +94,6 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 @event.listens_for(Engine, "begin")
 def _sqlite_begin_immediate(conn) -> None:
+    """Straight on the driver: every token request begins one, so skip SQLAlchemy's execution."""
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")

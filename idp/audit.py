@@ -16,18 +16,22 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from flask import g, has_request_context, request
-from sqlalchemy import select, text
+from sqlalchemy import func, select
 
 from idp.clock import now
 from idp.extensions import db
 from idp.models.audit import AuditEvent
+from idp.models.statements import DriverStatement, strict_insert
 from idp.models.user import User
 
 GENESIS = "0" * 64
-# Built once: a statement object reused with new parameters skips SQLAlchemy's construction.
-_LAST_HASH = select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-_APPEND = AuditEvent.__table__.insert()
 _CHAIN_LOCK = 0x1D9A0D17  # one advisory lock id serialises appends on PostgreSQL
+# Run on the driver's cursor: every token response appends a row.
+_LOCK_CHAIN = DriverStatement(select(func.pg_advisory_xact_lock(_CHAIN_LOCK)))
+_LAST_HASH = DriverStatement(select(AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1))
+_APPEND = DriverStatement(
+    strict_insert(AuditEvent.__table__, (*AuditEvent.CHAINED_FIELDS, "prev_hash", "hash"))
+)
 
 
 def record(
@@ -41,12 +45,11 @@ def record(
 ) -> None:
     """Append an event to the caller's transaction; the caller commits.
 
-    A Core INSERT rather than an ORM object: the audit row is never read back in the request,
-    and skipping the unit of work keeps this cheap on the token endpoint's hot path.
+    Plain statements rather than an ORM object: the audit row is never read back in the
+    request, and skipping the unit of work keeps this cheap on the token endpoint's hot path.
     """
     _serialise_appends()
-    connection = db.session.connection()  # Core on the session's connection: no ORM layer
-    last = connection.execute(_LAST_HASH).scalar()
+    last = _LAST_HASH.first()
     fields = {
         "at": now(),
         "event": event,
@@ -55,11 +58,11 @@ def record(
         "subject": subject,
         "client_id": client_id,
         "detail": detail,
-        "prev_hash": last or GENESIS,
+        "prev_hash": last[0] if last else GENESIS,
         **_request_fields(),
     }
     fields["hash"] = chain_hash(SimpleNamespace(**fields))
-    connection.execute(_APPEND, fields)
+    _APPEND.execute(**fields)
 
 
 def subject_of(user_id: int | None) -> str | None:
@@ -101,7 +104,7 @@ def verify() -> ChainReport:
 def _serialise_appends() -> None:
     """Two concurrent appends must not both chain to the same previous row."""
     if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+        _LOCK_CHAIN.first()
 
 
 def _request_fields() -> dict:

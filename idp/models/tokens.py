@@ -17,6 +17,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
 from idp.extensions import db
+from idp.models.statements import DriverStatement
 
 
 class AuthenticationContextColumns:
@@ -99,11 +100,10 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
     def rotate_refresh(digest: str, client_id: str) -> RotatedRefresh | None:
         """Retire a live refresh token of this client and return it; ``None`` if none matched.
 
-        One conditional UPDATE, so of two concurrent uses of one token exactly one wins. A Core
-        statement built once (``_ROTATE``): this is the refresh grant's hot path.
+        One conditional UPDATE, so of two concurrent uses of one token exactly one wins. Run on
+        the driver's cursor (``_ROTATE``): this is the refresh grant's hot path.
         """
-        params = {"digest": digest, "owner": client_id, "at": now()}
-        found = db.session.connection().execute(_ROTATE, params).first()
+        found = _ROTATE.first(digest=digest, owner=client_id, at=now())
         return RotatedRefresh(*found) if found is not None else None
 
     def check_client(self, client) -> bool:
@@ -143,7 +143,7 @@ class RotatedRefresh:
 
 
 _table = Token.__table__
-_ROTATE = (
+_ROTATE = DriverStatement(
     _table.update()
     .where(
         _table.c.refresh_digest == bindparam("digest"),

@@ -14,16 +14,17 @@ from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.grants.util import is_openid_scope
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from idp import audit, secrets_util
 from idp.clock import now
 from idp.extensions import db
 from idp.models import AuthorizationCode, Token, User
+from idp.models.statements import DriverStatement
 from idp.models.tokens import RotatedRefresh, revoke_where
 from idp.oauth2 import claims as user_claims
 from idp.oauth2 import signing
-from idp.oauth2.principal import Principal
+from idp.oauth2.principal import Principal, SubjectRef
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -179,12 +180,16 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         """Unused: ``_validate_request_token`` does the lookup with rotation."""
         return None
 
-    def authenticate_user(self, refresh_token: RotatedRefresh) -> Principal | None:
-        user = db.session.get(User, refresh_token.user_id)
-        return Principal.of(user, refresh_token) if user else None
+    def authenticate_user(self, refresh_token: RotatedRefresh) -> Principal[SubjectRef] | None:
+        """Only the user's id and ``sub``: a refresh issues no ID token, so it loads no ``User``."""
+        found = _SUBJECT.first(id=refresh_token.user_id)
+        return Principal.of(SubjectRef(*found), refresh_token) if found else None
 
     def revoke_old_credential(self, refresh_token: RotatedRefresh) -> None:
         """Nothing to do: the old token was rotated atomically during validation."""
+
+
+_SUBJECT = DriverStatement(select(User.id, User.sub).where(User.id == bindparam("id")))
 
 
 def _revoke_family(row: Token) -> None:

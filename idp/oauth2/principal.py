@@ -7,19 +7,39 @@ code into tokens, and from a refresh token into its successor, unchanged (RFC 94
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
-from idp.models import User
+
+class Subject(Protocol):
+    """What a token needs of its user: the row id it is stored under and the OIDC ``sub``."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def sub(self) -> str: ...
 
 
 @dataclass(frozen=True)
-class Principal:
-    user: User
+class SubjectRef:
+    """A user's id and ``sub`` alone: a refresh issues no ID token, so it loads no ``User``."""
+
+    id: int
+    sub: str
+
+
+U = TypeVar("U", bound=Subject)
+
+
+@dataclass(frozen=True)
+class Principal(Generic[U]):
+    user: U  # a ``User`` where claims are released (code grant), else any ``Subject``
     acr: str
     amr: tuple[str, ...]
     auth_time: int
     sid: str | None
 
     @classmethod
-    def of(cls, user: User, row) -> Principal:
+    def of(cls, user: U, row) -> Principal[U]:
         """Rebuild from a stored code or token row carrying the authentication context."""
         return cls(user, row.acr, tuple(row.amr), row.auth_time, row.sid)

@@ -14,8 +14,9 @@ from flask import current_app
 
 from idp import audit, secrets_util
 from idp.clock import now
-from idp.extensions import db
 from idp.models import Token
+from idp.models.statements import DriverStatement, strict_insert
+from idp.models.tokens import RotatedRefresh
 from idp.oauth2 import signing
 from idp.oauth2.principal import Principal
 
@@ -61,7 +62,7 @@ def generate_token(
 def save_token(token: dict, request) -> None:
     """Authlib's save_token hook: record the jti and the refresh token's digest and family.
 
-    A Core INSERT of a prepared statement: this runs on every token request.
+    Run on the driver's cursor (``_INSERT``): this runs on every token request.
     """
     claims = _unverified_claims(token["access_token"])
     principal: Principal | None = request.user
@@ -85,7 +86,7 @@ def save_token(token: dict, request) -> None:
     }
     if "refresh_token" in token:
         row.update(_family(token["refresh_token"], request.refresh_token, row["code_id"]))
-    db.session.connection().execute(_INSERT, row)
+    _INSERT.execute(**row)
     audit.record(
         "token_issued",
         client_id=row["client_id"],
@@ -96,10 +97,14 @@ def save_token(token: dict, request) -> None:
     )
 
 
-_INSERT = Token.__table__.insert()
+_COLUMNS = (
+    "jti", "client_id", "user_id", "scope", "grant_type", "issued_at", "access_expires_at",
+    "acr", "amr", "auth_time", "sid", "code_id", "refresh_digest", "family", "family_expires_at",
+)  # fmt: skip
+_INSERT = DriverStatement(strict_insert(Token.__table__, _COLUMNS))
 
 
-def _family(refresh_token: str, previous: Token | None, code_id: int | None) -> dict:
+def _family(refresh_token: str, previous: RotatedRefresh | None, code_id: int | None) -> dict:
     """A new refresh token continues its predecessor's family, or starts one."""
     if previous is not None:
         family, expires, code_id = previous.family, previous.family_expires_at, previous.code_id
