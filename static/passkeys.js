@@ -51,37 +51,35 @@
     });
   }
 
-  function registrationJSON(credential) {
-    const response = credential.response;
+  // The fields every PublicKeyCredential serialises the same way (WebAuthn L3 toJSON()).
+  function credentialJSON(credential, response) {
     return {
       id: credential.id,
       rawId: toBase64url(credential.rawId),
       type: credential.type,
       authenticatorAttachment: credential.authenticatorAttachment || null,
       clientExtensionResults: credential.getClientExtensionResults(),
-      response: {
-        clientDataJSON: toBase64url(response.clientDataJSON),
-        attestationObject: toBase64url(response.attestationObject),
-        transports: typeof response.getTransports === "function" ? response.getTransports() : [],
-      },
+      response: response,
     };
+  }
+
+  function registrationJSON(credential) {
+    const response = credential.response;
+    return credentialJSON(credential, {
+      clientDataJSON: toBase64url(response.clientDataJSON),
+      attestationObject: toBase64url(response.attestationObject),
+      transports: typeof response.getTransports === "function" ? response.getTransports() : [],
+    });
   }
 
   function assertionJSON(credential) {
     const response = credential.response;
-    return {
-      id: credential.id,
-      rawId: toBase64url(credential.rawId),
-      type: credential.type,
-      authenticatorAttachment: credential.authenticatorAttachment || null,
-      clientExtensionResults: credential.getClientExtensionResults(),
-      response: {
-        clientDataJSON: toBase64url(response.clientDataJSON),
-        authenticatorData: toBase64url(response.authenticatorData),
-        signature: toBase64url(response.signature),
-        userHandle: response.userHandle ? toBase64url(response.userHandle) : null,
-      },
-    };
+    return credentialJSON(credential, {
+      clientDataJSON: toBase64url(response.clientDataJSON),
+      authenticatorData: toBase64url(response.authenticatorData),
+      signature: toBase64url(response.signature),
+      userHandle: response.userHandle ? toBase64url(response.userHandle) : null,
+    });
   }
 
   function csrfToken(root) {

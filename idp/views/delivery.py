@@ -32,7 +32,13 @@ from idp.factors.delivered_code import ENROLL, SIGNIN, SendLimited
 from idp.forms import EMAIL, CodeForm
 from idp.models import Factor, LoginSession, User
 from idp.models.factor import FactorStatus
-from idp.views.flow import continue_to, second_factor_passed, sign_in_first, try_again_at
+from idp.views.flow import (
+    continue_to,
+    second_factor_passed,
+    second_factor_step,
+    sign_in_first,
+    try_again_at,
+)
 from idp.views.security import notify, recently_signed_in
 
 bp = Blueprint("delivery", __name__)
@@ -274,13 +280,7 @@ def _activated(user: User, factor: Factor):
 
 
 def _signin_state(factor_id: int) -> tuple[LoginSession, User, Factor] | None:
-    login_session, user = sessions.current(), sessions.current_user()
-    if login_session is None or user is None:
-        return None
-    factor = registry.owned(user, factor_id)
-    if factor is None or factor.kind not in delivered_code.KINDS:
-        abort(404)
-    return login_session, user, factor
+    return second_factor_step(factor_id, delivered_code.KINDS)
 
 
 def _attach_live(form, factor: Factor, login_session: LoginSession, purpose: str) -> None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from datetime import UTC, datetime
 
-from flask import redirect, url_for
+from flask import abort, redirect, url_for
 
 from idp import audit, devices, sessions
 from idp.clock import now
-from idp.factors import throttle
+from idp.extensions import db
+from idp.factors import registry, throttle
 from idp.factors.base import FactorError, Verification
 from idp.models import Factor, LoginSession, User
 
@@ -59,3 +61,21 @@ def try_again_at(error: FactorError | None, factor: Factor | None) -> str | None
     if until is None or until <= now():
         return None
     return datetime.fromtimestamp(until, UTC).strftime("%H:%M:%S UTC")
+
+
+def second_factor_step(
+    factor_id: int, kinds: Container[str] | None = None
+) -> tuple[LoginSession, User, Factor] | None:
+    """The sign-in session, its user and the user's active factor for a second-factor page.
+
+    ``None`` without a sign-in session; 404 for a factor that is not the user's, not active,
+    or (with ``kinds``) not of a kind this page answers.
+    """
+    login_session = sessions.current()
+    if login_session is None:
+        return None
+    user = db.session.get(User, login_session.user_id)
+    factor = registry.owned(user, factor_id)
+    if factor is None or (kinds is not None and factor.kind not in kinds):
+        abort(404)
+    return login_session, user, factor

@@ -6,7 +6,7 @@ session and goes back to ``/authorize`` (or the account), where ``decide`` runs 
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
 from idp import ratelimit, sessions
 from idp.extensions import db
@@ -15,7 +15,12 @@ from idp.factors.base import FactorError
 from idp.forms import CodeForm
 from idp.models import Factor, LoginSession, User
 from idp.models.factor import FactorKind
-from idp.views.flow import continue_to, second_factor_passed, try_again_at
+from idp.views.flow import (
+    continue_to,
+    second_factor_passed,
+    second_factor_step,
+    try_again_at,
+)
 
 bp = Blueprint("mfa", __name__, url_prefix="/mfa")
 
@@ -28,19 +33,14 @@ OWN_PAGES = {
 }
 
 
-def _signed_in_with_password() -> tuple[LoginSession, User] | None:
-    row = sessions.current()
-    return (row, sessions.current_user()) if row is not None else None
-
-
 @bp.route("/")
 def choose():
     """Go to the method used last (the page links to the others)."""
-    state = _signed_in_with_password()
+    user = sessions.current_user()
     next_key = request.args.get("next", "")[:64]
-    if state is None:
+    if user is None:
         return redirect(url_for("auth.login", next=next_key))
-    available = registry.factors(state[1])
+    available = registry.factors(user)
     routine = [f for f in available if f.kind != FactorKind.BACKUP_CODES.value]
     if not available:
         return continue_to(next_key)
@@ -50,11 +50,10 @@ def choose():
 
 @bp.route("/<int:factor_id>", methods=["GET", "POST"])
 def verify(factor_id: int):
-    state = _signed_in_with_password()
+    state = second_factor_step(factor_id)
     if state is None:
         return redirect(url_for("auth.login"))
-    login_session, user = state
-    factor = registry.owned(user, factor_id) or abort(404)
+    login_session, user, factor = state
     if factor.kind in OWN_PAGES:
         next_key = request.values.get("next", "")[:64]
         return redirect(url_for(OWN_PAGES[factor.kind], factor_id=factor.id, next=next_key))

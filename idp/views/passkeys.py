@@ -15,7 +15,6 @@ from typing import Any
 
 from flask import (
     Blueprint,
-    abort,
     current_app,
     flash,
     jsonify,
@@ -35,7 +34,12 @@ from idp.factors import backup_codes, challenges, passkey, registry
 from idp.factors.base import FactorError
 from idp.models import Factor, LoginSession, User
 from idp.ratelimit import RateLimited
-from idp.views.flow import continue_to, second_factor_passed, sign_in_first
+from idp.views.flow import (
+    continue_to,
+    second_factor_passed,
+    second_factor_step,
+    sign_in_first,
+)
 from idp.views.security import notify, recently_signed_in
 
 bp = Blueprint("passkeys", __name__)
@@ -157,13 +161,7 @@ def first_backup_codes():
 
 
 def _second_factor_state(factor_id: int) -> tuple[LoginSession, User, Factor] | None:
-    login_session, user = sessions.current(), sessions.current_user()
-    if login_session is None or user is None:
-        return None
-    factor = registry.owned(user, factor_id)
-    if factor is None or factor.kind != passkey.KIND:
-        abort(404)
-    return login_session, user, factor
+    return second_factor_step(factor_id, {passkey.KIND})
 
 
 @bp.route("/mfa/passkey/<int:factor_id>")
