@@ -1,9 +1,11 @@
 """``decide(ctx) -> Proceed | Interact | Fail``: the sign-in policy as data.
 
-Modelled on node-oidc-provider's interaction policy: an ordered list of prompts, each a list of
-named checks. The first prompt with a failing check decides the interaction and carries the
-names of every failing check as its reasons. With ``prompt=none`` an interaction cannot happen,
-so the matching OIDC error is returned instead (OIDC Core 3.1.2.6).
+Modelled on node-oidc-provider's interaction policy: an ordered list of prompts (login, mfa,
+enroll, consent), each a list of named checks. The first prompt with a failing check decides the
+interaction and carries the names of every failing check as its reasons. With ``prompt=none`` an
+interaction cannot happen, so the matching OIDC error is returned instead (OIDC Core 3.1.2.6).
+A requested essential acr (or the client's minimum) that the user cannot reach ends with
+``unmet_authentication_requirements`` (OpenID Unmet Authentication Requirements 1.0).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from idp.policy import acr
-from idp.policy.context import AuthContext
+from idp.policy.amr import with_mfa
+from idp.policy.context import ROUTINE_SECOND_FACTORS, AuthContext
+
+UNMET = "unmet_authentication_requirements"
 
 
 @dataclass(frozen=True)
@@ -26,10 +30,19 @@ class Proceed:
 
 @dataclass(frozen=True)
 class Interact:
-    """Ask the user: ``prompt`` names the interaction, ``reasons`` the failing checks."""
+    """Ask the user: ``prompt`` names the interaction, ``reasons`` the failing checks.
+
+    ``kinds`` are the factor kinds that would help (for the mfa prompt); empty means any.
+    """
 
     prompt: str
     reasons: tuple[str, ...]
+    kinds: frozenset[str] = frozenset()
+
+    @property
+    def skippable(self) -> bool:
+        """An enrollment the user may postpone (recommended, or required within its grace)."""
+        return self.prompt == "enroll" and "enrollment_required" not in self.reasons
 
 
 @dataclass(frozen=True)
@@ -43,8 +56,12 @@ class Fail:
 Check = Callable[[AuthContext], bool]  # True means the check fails: something is missing
 
 
+# --- login ---------------------------------------------------------------------------------
+
+
 def _no_session(ctx: AuthContext) -> bool:
-    return ctx.user_id is None or not ctx.events
+    """No sign-in, or only one whose factor's elevation expired (a passwordless passkey)."""
+    return ctx.user_id is None or not ctx.counted_events
 
 
 def _login_prompt(ctx: AuthContext) -> bool:
@@ -62,22 +79,94 @@ def _max_age(ctx: AuthContext) -> bool:
     return ctx.max_age == 0 or ctx.now - ctx.auth_time > ctx.max_age
 
 
-ROUTINE_SECOND_FACTORS = frozenset({"totp", "passkey", "email", "sms"})
+def _operation_reauth(ctx: AuthContext) -> bool:
+    """A sensitive operation by a user without a second factor: a recent sign-in instead."""
+    if ctx.operation is None or _routine_factors(ctx):
+        return False
+    return ctx.auth_time is None or ctx.auth_time < ctx.now - ctx.operation_window
+
+
+# --- mfa -----------------------------------------------------------------------------------
+
+
+def _routine_factors(ctx: AuthContext) -> tuple:
+    return tuple(f for f in ctx.factors if f.kind in ROUTINE_SECOND_FACTORS)
 
 
 def _mfa_missing(ctx: AuthContext) -> bool:
-    """A user with an active second factor uses it at every sign-in (the issue-3 policy).
+    """A user with a usable second factor uses it at every sign-in.
 
-    A remembered device skips this routine check, but never an explicit acr request.
+    A remembered browser skips this routine check when the policy allows it; explicit acr
+    requests are the acr check's business and are never met by a remembered browser.
     """
-    if not ctx.factor_kinds & ROUTINE_SECOND_FACTORS or ctx.has_second_factor:
+    if ctx.operation is not None or not ctx.usable_factors or ctx.has_second_factor:
         return False
-    requested = bool(ctx.acr_values or ctx.essential_acr)
-    return not (ctx.trusted_device and not requested)
+    return not (ctx.trusted_device and ctx.policy.remember_device)
+
+
+def _acr_step_up(ctx: AuthContext) -> bool:
+    """A requested acr the session lacks and the user's factors can reach: ask for them."""
+    return ctx.operation is None and bool(_step_up_targets(ctx))
+
+
+def _step_up_targets(ctx: AuthContext) -> tuple[str, ...]:
+    """The requested levels to step up to: per group (essential, minimum, voluntary), the
+    first reachable value when no value of the group is met yet."""
+    targets = []
+    for group in _acr_groups(ctx):
+        if any(ctx.levels.satisfied(v, ctx.amr) for v in group):
+            continue
+        reachable = [v for v in group if ctx.levels.reachable(v, _amr_options(ctx))]
+        targets += reachable[:1]
+    return tuple(targets)
+
+
+def _acr_groups(ctx: AuthContext) -> tuple[tuple[str, ...], ...]:
+    voluntary = ctx.acr_values or ctx.client_default_acr
+    minimum = (ctx.client_minimum_acr,) if ctx.client_minimum_acr else ()
+    return tuple(g for g in (ctx.essential_acr, minimum, voluntary) if g)
+
+
+def _amr_options(ctx: AuthContext) -> tuple[frozenset[str], ...]:
+    """What the second-factor step can add to the session: the user's allowed factors."""
+    return (frozenset(ctx.amr), *(f.amr for f in ctx.allowed_factors))
+
+
+def _operation_step_up(ctx: AuthContext) -> bool:
+    """A sensitive operation needs a second factor within its window; a remembered browser
+    never counts."""
+    if ctx.operation is None or not _routine_factors(ctx):
+        return False
+    oldest = ctx.now - ctx.operation_window
+    return not any(e.is_second_factor and e.at >= oldest for e in ctx.events)
+
+
+# --- enroll --------------------------------------------------------------------------------
+
+
+def _needs_enrollment(ctx: AuthContext, mode: str) -> bool:
+    return ctx.operation is None and ctx.policy.mode == mode and not ctx.usable_factors
+
+
+def _enrollment_required(ctx: AuthContext) -> bool:
+    """Required, no usable factor, no grace left: enrollment blocks the sign-in."""
+    return _needs_enrollment(ctx, "required") and not (ctx.grace_left or ctx.postponed)
+
+
+def _enrollment_grace(ctx: AuthContext) -> bool:
+    """Required, but within the grace: asked once per sign-in session, may be postponed."""
+    return _needs_enrollment(ctx, "required") and ctx.grace_left and not ctx.enrollment_skipped
+
+
+def _enrollment_recommended(ctx: AuthContext) -> bool:
+    return _needs_enrollment(ctx, "recommended") and not ctx.enrollment_skipped
+
+
+# --- consent -------------------------------------------------------------------------------
 
 
 def _consent_missing(ctx: AuthContext) -> bool:
-    return not ctx.first_party and not ctx.consent_granted
+    return ctx.operation is None and not ctx.first_party and not ctx.consent_granted
 
 
 def _consent_prompt(ctx: AuthContext) -> bool:
@@ -85,58 +174,121 @@ def _consent_prompt(ctx: AuthContext) -> bool:
     return "consent" in ctx.prompt and not ctx.consented_during_request
 
 
-PROMPTS: tuple[tuple[str, str, tuple[tuple[str, Check], ...]], ...] = (
-    (
+# --- acr that cannot be reached (checked last: every interaction has had its chance) ---------
+
+
+def _essential_unmet(ctx: AuthContext) -> bool:
+    essential = ctx.essential_acr
+    return bool(essential) and not any(ctx.levels.satisfied(v, ctx.amr) for v in essential)
+
+
+def _minimum_unmet(ctx: AuthContext) -> bool:
+    minimum = ctx.client_minimum_acr
+    return bool(minimum) and not ctx.levels.satisfied(minimum, ctx.amr)
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A named group of checks; ``interactive`` False means the user cannot supply it."""
+
+    name: str
+    error: str
+    checks: tuple[tuple[str, Check], ...]
+    interactive: bool = True
+
+
+PROMPTS: tuple[Prompt, ...] = (
+    Prompt(
         "login",
         "login_required",
-        (("no_session", _no_session), ("login_prompt", _login_prompt), ("max_age", _max_age)),
+        (
+            ("no_session", _no_session),
+            ("login_prompt", _login_prompt),
+            ("max_age", _max_age),
+            ("operation_reauth", _operation_reauth),
+        ),
     ),
-    ("mfa", "interaction_required", (("mfa_required", _mfa_missing),)),
-    (
+    Prompt(
+        "mfa",
+        "interaction_required",
+        (
+            ("mfa_required", _mfa_missing),
+            ("acr_values", _acr_step_up),
+            ("step_up", _operation_step_up),
+        ),
+    ),
+    Prompt(
+        "enroll",
+        "interaction_required",
+        (
+            ("enrollment_required", _enrollment_required),
+            ("enrollment_grace", _enrollment_grace),
+            ("enrollment_recommended", _enrollment_recommended),
+        ),
+    ),
+    Prompt(
         "consent",
         "consent_required",
         (("consent_missing", _consent_missing), ("consent_prompt", _consent_prompt)),
     ),
+    Prompt(
+        "acr",
+        UNMET,
+        (("essential_acr", _essential_unmet), ("minimum_acr", _minimum_unmet)),
+        interactive=False,
+    ),
 )
 
 
+def failing_checks(ctx: AuthContext) -> tuple[tuple[Prompt, tuple[str, ...]], ...]:
+    """Every prompt with failing checks, in order, with the names of those checks."""
+    failing = []
+    for prompt in PROMPTS:
+        reasons = tuple(name for name, check in prompt.checks if check(ctx))
+        if reasons:
+            failing.append((prompt, reasons))
+    return tuple(failing)
+
+
 def decide(ctx: AuthContext) -> Proceed | Interact | Fail:
-    """The next step of this sign-in."""
+    """The next step of this sign-in (or of a sensitive operation, when ``ctx.operation``)."""
     if "none" in ctx.prompt and len(ctx.prompt) > 1:
         return Fail("invalid_request", "prompt=none cannot be combined with other values")
-    for prompt, error, checks in PROMPTS:
-        reasons = tuple(name for name, failing in checks if failing(ctx))
-        if reasons:
-            if "none" in ctx.prompt:
-                return Fail(error, f"{prompt} is needed: {', '.join(reasons)}")
-            return Interact(prompt, reasons)
-    return _proceed(ctx)
+    failing = failing_checks(ctx)
+    if not failing:
+        assert ctx.auth_time is not None  # guaranteed by the login prompt's no_session check
+        return Proceed(acr=_reported_acr(ctx), amr=ctx.amr, auth_time=ctx.auth_time)
+    prompt, reasons = failing[0]
+    if not prompt.interactive:
+        return Fail(prompt.error, "the requested authentication context cannot be met")
+    if "none" in ctx.prompt:
+        return Fail(prompt.error, f"{prompt.name} is needed: {', '.join(reasons)}")
+    kinds = _helpful_kinds(ctx) if prompt.name == "mfa" else frozenset()
+    return Interact(prompt.name, reasons, kinds)
 
 
-def _proceed(ctx: AuthContext) -> Proceed | Fail:
-    amr = ctx.amr
-    level = acr.achieved(amr)
-    unmet = [v for v in ctx.essential_acr if not acr.satisfied(v, amr)]
-    if ctx.essential_acr and len(unmet) == len(ctx.essential_acr):
-        return Fail(
-            "unmet_authentication_requirements",
-            "the requested authentication context cannot be met",
-        )
-    requested = ctx.essential_acr or ctx.acr_values
-    for value in requested:
-        if acr.satisfied(value, amr):
-            level = value
-            break
-    assert ctx.auth_time is not None  # guaranteed by the login prompt's no_session check
-    return Proceed(acr=level, amr=amr, auth_time=ctx.auth_time)
+def _helpful_kinds(ctx: AuthContext) -> frozenset[str]:
+    """The factor kinds that would meet the requested levels; empty means any will do."""
+    targets = _step_up_targets(ctx) if ctx.operation is None else ()
+    if not targets:
+        return frozenset()
+    return frozenset(
+        f.kind
+        for f in ctx.allowed_factors
+        if all(ctx.levels.satisfied(t, with_mfa(set(ctx.amr) | f.amr)) for t in targets)
+    )
 
 
-MFA_MODES = ("off", "recommended", "required")  # weakest first
+def _reported_acr(ctx: AuthContext) -> str:
+    """The requested value that was met (as the client spelled it), else the level reached.
 
-
-def mfa_required(role_modes: frozenset[str]) -> bool:
-    """Whether the strictest of a user's role modes requires a second factor.
-
-    A user with several roles gets the strictest combination.
+    A requested value weaker than the client's minimum is not reported: the minimum was met too.
     """
-    return "required" in role_modes
+    amr = ctx.amr
+    floor = ctx.levels.rank(ctx.client_minimum_acr or "") or 0
+    requested = ctx.essential_acr or ctx.acr_values or ctx.client_default_acr
+    for value in requested:
+        rank = ctx.levels.rank(value)
+        if rank is not None and rank >= floor and ctx.levels.satisfied(value, amr):
+            return value
+    return ctx.levels.achieved(amr)

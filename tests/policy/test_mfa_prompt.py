@@ -6,11 +6,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from idp.policy import AuthContext, AuthEvent, Fail, Interact, Proceed, decide
+from idp.policy import AuthContext, AuthEvent, FactorOption, Fail, Interact, Proceed, decide
 
 PWD = AuthEvent("pwd", ("pwd",), 900)
 TOTP = AuthEvent("totp", ("otp",), 950)
 PASSKEY = AuthEvent("passkey", ("hwk", "user"), 950)
+
+
+AMR_OF = {
+    "totp": {"otp"}, "passkey": {"hwk"}, "email": {"otp"}, "sms": {"otp", "sms"},
+    "backup_codes": {"otp"},
+}  # fmt: skip
+
+
+def having(*kinds: str) -> tuple[FactorOption, ...]:
+    return tuple(FactorOption(k, frozenset(AMR_OF[k])) for k in kinds)
 
 
 def ctx(**kw) -> AuthContext:
@@ -20,36 +30,34 @@ def ctx(**kw) -> AuthContext:
 
 CASES = [
     pytest.param(ctx(), Proceed, id="user_without_factors_proceeds_after_password"),
+    pytest.param(ctx(factors=having("totp")), Interact, id="user_with_totp_is_asked_for_it"),
     pytest.param(
-        ctx(factor_kinds=frozenset({"totp"})), Interact, id="user_with_totp_is_asked_for_it"
-    ),
-    pytest.param(
-        ctx(factor_kinds=frozenset({"backup_codes"})),
+        ctx(factors=having("backup_codes")),
         Proceed,
         id="backup_codes_alone_do_not_make_a_routine_second_factor",
     ),
     pytest.param(
-        ctx(factor_kinds=frozenset({"totp"}), events=(PWD, TOTP)),
+        ctx(factors=having("totp"), events=(PWD, TOTP)),
         Proceed,
         id="session_with_second_factor_proceeds",
     ),
     pytest.param(
-        ctx(factor_kinds=frozenset({"passkey"}), events=(PASSKEY,)),
+        ctx(factors=having("passkey"), events=(PASSKEY,)),
         Proceed,
         id="passwordless_passkey_counts_as_the_second_factor",
     ),
     pytest.param(
-        ctx(factor_kinds=frozenset({"totp"}), trusted_device=True),
+        ctx(factors=having("totp"), trusted_device=True),
         Proceed,
         id="remembered_device_skips_the_routine_factor",
     ),
     pytest.param(
-        ctx(factor_kinds=frozenset({"totp"}), trusted_device=True, acr_values=("x",)),
+        ctx(factors=having("totp"), trusted_device=True, acr_values=("urn:idp:acr:mfa",)),
         Interact,
         id="remembered_device_never_satisfies_an_explicit_acr_request",
     ),
     pytest.param(
-        ctx(factor_kinds=frozenset({"totp"}), prompt=frozenset({"none"})),
+        ctx(factors=having("totp"), prompt=frozenset({"none"})),
         Fail,
         id="prompt_none_needing_a_second_factor_fails",
     ),
@@ -61,13 +69,13 @@ def test_mfa_prompt(context: AuthContext, kind: type) -> None:
     result = decide(context)
     assert isinstance(result, kind), result
     if isinstance(result, Interact):
-        assert result.prompt == "mfa" and result.reasons == ("mfa_required",)
+        assert result.prompt == "mfa" and set(result.reasons) <= {"mfa_required", "acr_values"}
     if isinstance(result, Fail):
         assert result.error == "interaction_required"
 
 
 def test_password_and_totp_report_mfa_in_amr() -> None:
-    result = decide(ctx(factor_kinds=frozenset({"totp"}), events=(PWD, TOTP)))
+    result = decide(ctx(factors=having("totp"), events=(PWD, TOTP)))
     assert result.amr == ("mfa", "otp", "pwd") and result.acr == "urn:idp:acr:mfa"
 
 
@@ -78,7 +86,7 @@ KINDS = st.frozensets(st.sampled_from(["totp", "passkey", "email", "sms", "backu
 def test_a_user_with_a_routine_factor_never_proceeds_on_password_alone_unless_remembered(
     kinds: frozenset[str], trusted: bool
 ) -> None:
-    result = decide(ctx(factor_kinds=kinds, trusted_device=trusted))
+    result = decide(ctx(factors=having(*sorted(kinds)), trusted_device=trusted))
     routine = kinds - {"backup_codes"}
     if routine and not trusted:
         assert not isinstance(result, Proceed)
@@ -88,7 +96,7 @@ def test_a_user_with_a_routine_factor_never_proceeds_on_password_alone_unless_re
 def test_adding_a_second_factor_event_never_makes_the_result_stricter(
     kinds: frozenset[str], trusted: bool
 ) -> None:
-    before = decide(ctx(factor_kinds=kinds, trusted_device=trusted))
-    after = decide(ctx(factor_kinds=kinds, trusted_device=trusted, events=(PWD, TOTP)))
+    before = decide(ctx(factors=having(*sorted(kinds)), trusted_device=trusted))
+    after = decide(ctx(factors=having(*sorted(kinds)), trusted_device=trusted, events=(PWD, TOTP)))
     if isinstance(before, Proceed):
         assert isinstance(after, Proceed)
