@@ -5,16 +5,16 @@ Bad input gives a one-line error on stderr and exit status 1 (2 for usage errors
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 
 import click
 from flask import Flask
 from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
 
-from idp import audit, config, users
+from idp import audit, policies, users
+from idp.cli_policy import policy_group, roles_set_policy, users_override
+from idp.cli_support import app, in_app
 from idp.extensions import db
 from idp.models import Client, Role, User
 from idp.passwords import WeakPasswordError
@@ -24,37 +24,6 @@ GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 
 def init_app(app: Flask) -> None:
     """Nothing to bind: the CLI builds its own app; kept for the factory's symmetry."""
-
-
-def _app() -> Flask:
-    from idp import create_app
-
-    ctx = click.get_current_context()
-    if "app" not in ctx.meta:
-        try:
-            ctx.meta["app"] = create_app()
-        except config.ConfigError as exc:
-            raise click.ClickException(str(exc)) from exc
-    return ctx.meta["app"]
-
-
-def in_app(func):
-    """Run the command inside an app context; domain errors become one-line messages."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        with _app().app_context():
-            try:
-                return func(*args, **kwargs)
-            except (ValueError, LookupError) as exc:
-                db.session.rollback()
-                raise click.ClickException(str(exc)) from exc
-            except SQLAlchemyError as exc:
-                db.session.rollback()
-                # the statement's parameters may hold a password hash: name only the kind
-                raise click.ClickException(f"database error: {type(exc).__name__}") from None
-
-    return wrapper
 
 
 @click.group(help="idp: an OpenID Connect provider built for MFA. Settings come from IDP_* vars.")
@@ -68,7 +37,7 @@ def main() -> None:
 def serve(host: str, port: int) -> None:
     from idp.devserver import RedactingRequestHandler
 
-    _app().run(
+    app().run(
         host=host,
         port=port,
         threaded=True,
@@ -155,22 +124,28 @@ def roles_create(name: str, description: str) -> None:
     click.echo(json.dumps({"name": name}))
 
 
-@roles_group.command("set-policy", help="Set a role's MFA mode (off, recommended, required).")
-@click.argument("name")
-@click.option("--mode", required=True, type=click.Choice(["off", "recommended", "required"]))
-@in_app
-def roles_set_policy(name: str, mode: str) -> None:
-    row = users.set_role_mfa_mode(name, mode, actor="cli")
-    db.session.commit()
-    click.echo(json.dumps({"name": row.name, "mfa_mode": row.mfa_mode}))
-
-
 @roles_group.command("list")
 @in_app
 def roles_list() -> None:
     for role in db.session.execute(select(Role).order_by(Role.name)).scalars():
-        data = {"name": role.name, "description": role.description, "mfa_mode": role.mfa_mode}
-        click.echo(json.dumps(data))
+        data = {"name": role.name, "description": role.description}
+        click.echo(json.dumps({**data, **policies.describe(role.policy)}))
+
+
+roles_group.add_command(roles_set_policy)
+users_group.add_command(users_override)
+main.add_command(policy_group)
+
+
+def acr_options(func):
+    """The client policy options of ``clients create`` and ``clients set-acr``."""
+    func = click.option(
+        "--default-acr", multiple=True,
+        help="acr value assumed when a request names none (repeatable, preferred first).",
+    )(func)  # fmt: skip
+    return click.option(
+        "--minimum-acr", help="The weakest acr any sign-in for this client may have."
+    )(func)
 
 
 @main.group("clients", help="OAuth clients (relying parties and machine clients).")
@@ -185,8 +160,11 @@ def clients_group() -> None:
 @click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES))
 @click.option("--public", is_flag=True, help="No secret; PKCE required (SPAs, native apps).")
 @click.option("--first-party", is_flag=True, help="Skip the consent screen.")
+@acr_options
 @in_app
-def clients_create(name, redirect_uris, logout_uris, grant_types, public, first_party) -> None:
+def clients_create(
+    name, redirect_uris, logout_uris, grant_types, public, first_party, minimum_acr, default_acr
+) -> None:
     from idp.clients import register
 
     client, secret = register(
@@ -196,9 +174,26 @@ def clients_create(name, redirect_uris, logout_uris, grant_types, public, first_
         grant_types=list(grant_types) or None,
         public=public,
         first_party=first_party,
+        minimum_acr=minimum_acr,
+        default_acr_values=list(default_acr),
     )
     db.session.commit()
     click.echo(json.dumps(_client_json(client, secret), indent=2))
+
+
+@clients_group.command("set-acr", help="Set a client's minimum acr and default acr values.")
+@click.argument("client_id")
+@acr_options
+@in_app
+def clients_set_acr(client_id: str, minimum_acr: str | None, default_acr: tuple[str, ...]) -> None:
+    from idp.clients import set_acr_policy
+
+    client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
+    if client is None:
+        raise LookupError(f"no client {client_id}")
+    set_acr_policy(client, minimum_acr, list(default_acr))
+    db.session.commit()
+    click.echo(json.dumps(_client_json(client)))
 
 
 def _client_json(client: Client, secret: str | None = None) -> dict:
@@ -210,6 +205,8 @@ def _client_json(client: Client, secret: str | None = None) -> dict:
         "grant_types": client.grant_types,
         "public": client.is_public,
         "first_party": client.first_party,
+        "minimum_acr": client.minimum_acr,
+        "default_acr_values": client.default_acr_values,
     }
     if secret:
         data["client_secret"] = secret
@@ -287,4 +284,4 @@ def audit_verify() -> None:
 def demo(no_serve: bool) -> None:
     from idp import demo as demo_setup
 
-    demo_setup.run(_app(), serve=not no_serve)
+    demo_setup.run(app(), serve=not no_serve)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from flask import current_app
+
 from idp import audit, secrets_util
 from idp.extensions import db
 from idp.models import Client
@@ -28,6 +30,8 @@ def register(
     grant_types: list[str] | None = None,
     public: bool = False,
     first_party: bool = False,
+    minimum_acr: str | None = None,
+    default_acr_values: list[str] | None = None,
 ) -> tuple[Client, str | None]:
     """Create a client; returns it and its secret (``None`` for public clients), shown once."""
     grant_types = grant_types or list(DEFAULT_GRANT_TYPES)
@@ -39,6 +43,7 @@ def register(
         raise ValueError("a public client cannot use client_credentials")
     for uri in [*redirect_uris, *(post_logout_redirect_uris or [])]:
         _check_uri(uri)
+    _check_acr([minimum_acr] if minimum_acr else [], default_acr_values or [])
     secret = None if public else secrets_util.token(32)
     client = Client(
         client_id=secrets_util.token(16),
@@ -48,7 +53,29 @@ def register(
         post_logout_redirect_uris=post_logout_redirect_uris or [],
         grant_types=grant_types,
         first_party=first_party,
+        minimum_acr=minimum_acr or None,
+        default_acr_values=default_acr_values or [],
     )
     db.session.add(client)
     audit.record("client_created", actor="cli", client_id=client.client_id, name=name)
     return client, secret
+
+
+def set_acr_policy(client: Client, minimum_acr: str | None, default_acr_values: list[str]) -> None:
+    """The client policy: its minimum acr (None: none) and default acr values; audited."""
+    _check_acr([minimum_acr] if minimum_acr else [], default_acr_values)
+    before = {"minimum_acr": client.minimum_acr, "default_acr_values": client.default_acr_values}
+    client.minimum_acr, client.default_acr_values = minimum_acr or None, default_acr_values
+    after = {"minimum_acr": client.minimum_acr, "default_acr_values": client.default_acr_values}
+    audit.record(
+        "client_changed", actor="cli", client_id=client.client_id, before=before, after=after
+    )
+
+
+def _check_acr(*groups: list[str]) -> None:
+    """Only configured acr levels (or their aliases): an unknown one could never be met."""
+    levels = current_app.config["ACR_LEVELS"]
+    unknown = sorted({v for group in groups for v in group if levels.rank(v) is None})
+    if unknown:
+        supported = ", ".join(levels.supported)
+        raise ValueError(f"unknown acr value(s) {', '.join(unknown)}; supported: {supported}")

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from idp.policy import acr, rules
+
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,6 +58,22 @@ def _origins(value: str | list) -> list[str]:
     return list(items)
 
 
+def _windows(value: str | dict) -> dict[str, int]:
+    """``operation=seconds`` pairs, comma-separated, for the sensitive operations."""
+    if isinstance(value, dict):
+        return value
+    windows = {}
+    for item in filter(None, (v.strip() for v in value.split(","))):
+        name, _, seconds = item.partition("=")
+        if name.strip() not in rules.SENSITIVE_OPERATIONS:
+            known = ", ".join(rules.SENSITIVE_OPERATIONS)
+            raise ValueError(f"unknown operation {name.strip()!r}; known: {known}")
+        if not seconds.strip().isdigit() or int(seconds) <= 0:
+            raise ValueError(f"{item!r}: the window is a positive number of seconds")
+        windows[name.strip()] = int(seconds)
+    return windows
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("ENV", "development", str, "development | production"),
     Setting("ISSUER", "http://localhost:5000", str, "issuer URL, no trailing slash"),
@@ -83,8 +101,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENCRYPTION_KEY", "", str, "kid:base64 AES-256 key(s) for factor secrets"),
     Setting("CHALLENGE_TTL", 300, int, "seconds a second-factor challenge stays valid"),
     Setting("CHALLENGE_MAX_ATTEMPTS", 5, int, "wrong answers before a challenge fails"),
-    Setting("REAUTH_WINDOW", 600, int, "seconds since sign-in within which factors may be added"),
     Setting("STEPUP_WINDOW", 300, int, "seconds since a second factor for sensitive changes"),
+    Setting(
+        "STEPUP_WINDOWS",
+        "add_factor=600",
+        _windows,
+        "per-operation windows, e.g. change_password=300,admin=120; others: STEPUP_WINDOW",
+    ),  # fmt: skip
+    Setting(
+        "ELEVATION_LIFETIME",
+        8 * 3600,
+        int,
+        "seconds a second factor keeps counting in an SSO session (acr/amr of later sign-ins)",
+    ),  # fmt: skip
+    Setting("ACR_LEVELS", "", str, "JSON: acr level -> amr sets, weakest first; default below"),
+    Setting("ACR_ALIASES", "", str, 'JSON: alias -> level; default {"0": pwd, "1": mfa, "2": phr}'),
     Setting("LOCKOUT_THRESHOLD", 100, int, "consecutive failures that lock a factor"),
     Setting("BACKOFF_AFTER", 5, int, "consecutive failures before back-off starts"),
     Setting("REMEMBER_DEVICE_DAYS", 30, int, "days a remembered device skips MFA; 0 = off"),
@@ -138,14 +169,25 @@ def _validate(values: dict) -> None:
         raise ConfigError("IDP_LOCKOUT_THRESHOLD: between 1 and 100 (NIST SP 800-63B)")
     for key in (
         "ACCESS_TOKEN_TTL", "ID_TOKEN_TTL", "REFRESH_TOKEN_TTL", "SESSION_TTL",
-        "CHALLENGE_TTL", "CHALLENGE_MAX_ATTEMPTS", "REAUTH_WINDOW", "STEPUP_WINDOW",
+        "CHALLENGE_TTL", "CHALLENGE_MAX_ATTEMPTS", "STEPUP_WINDOW",
+        "ELEVATION_LIFETIME",
     ):  # fmt: skip
         if values[key] <= 0:
             raise ConfigError(f"IDP_{key}: must be a positive number of seconds")
     _validate_webauthn(values, parts)
+    _parse_acr_levels(values)
     _validate_delivered_codes(values)
     if values["ENV"] == "production":
         _refuse_insecure(values, parts.scheme)
+
+
+def _parse_acr_levels(values: dict) -> None:
+    if isinstance(values["ACR_LEVELS"], acr.Levels):
+        return
+    try:
+        values["ACR_LEVELS"] = acr.parse_levels(values["ACR_LEVELS"], values["ACR_ALIASES"])
+    except ValueError as exc:
+        raise ConfigError(f"IDP_ACR_LEVELS / IDP_ACR_ALIASES: {exc}") from exc
 
 
 def _validate_webauthn(values: dict, issuer) -> None:

@@ -11,7 +11,6 @@ from idp.clock import now
 from idp.extensions import db
 from idp.models import PasswordReset, Role, User
 from idp.models.tokens import Token, revoke_where
-from idp.policy.decide import MFA_MODES
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
@@ -64,16 +63,6 @@ def create_role(name: str, description: str = "", *, actor: str) -> Role:
     row = Role(name=name, description=description)
     db.session.add(row)
     audit.record("role_created", actor=actor, role=name)
-    return row
-
-
-def set_role_mfa_mode(name: str, mode: str, *, actor: str) -> Role:
-    """Change a role's MFA mode; audited with the value before and after."""
-    if mode not in MFA_MODES:
-        raise ValueError(f"mode must be one of {', '.join(MFA_MODES)}")
-    row = role(name)
-    before, row.mfa_mode = row.mfa_mode, mode
-    audit.record("role_policy_changed", actor=actor, role=name, before=before, after=mode)
     return row
 
 

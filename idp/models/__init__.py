@@ -4,6 +4,7 @@ from idp.models.audit import AuditEvent
 from idp.models.client import Client
 from idp.models.device import RateLimitCounter, TrustedDevice
 from idp.models.factor import BackupCode, Challenge, Factor
+from idp.models.policy import DefaultPolicy, PolicyOverride
 from idp.models.session import AuthenticationEvent, Consent, LoginSession
 from idp.models.tokens import AuthorizationCode, Token
 from idp.models.user import PasswordReset, Role, User
@@ -16,9 +17,11 @@ __all__ = [
     "Challenge",
     "Client",
     "Consent",
+    "DefaultPolicy",
     "Factor",
     "LoginSession",
     "PasswordReset",
+    "PolicyOverride",
     "RateLimitCounter",
     "Role",
     "Token",

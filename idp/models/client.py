@@ -32,6 +32,9 @@ class Client(db.Model, ClientMixin):
     grant_types: Mapped[list] = mapped_column(JSON, default=lambda: list(DEFAULT_GRANT_TYPES))
     scopes: Mapped[list] = mapped_column(JSON, default=lambda: list(DEFAULT_SCOPES))
     first_party: Mapped[bool] = mapped_column(default=False)
+    #: Client policy: the weakest acr any sign-in for it may have, and acr_values to assume.
+    minimum_acr: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    default_acr_values: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
 
     @property

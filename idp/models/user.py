@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.clock import now
 from idp.extensions import db
+from idp.models.policy import PolicyColumns
 
 user_roles = Table(
     "user_roles",
@@ -18,14 +19,13 @@ user_roles = Table(
 )
 
 
-class Role(db.Model):
-    """A named group of users and its MFA mode (off | recommended | required)."""
+class Role(PolicyColumns, db.Model):
+    """A named group of users and the MFA policy its members get."""
 
     __tablename__ = "roles"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     description: Mapped[str] = mapped_column(String(255), default="")
-    mfa_mode: Mapped[str] = mapped_column(String(16), default="off", server_default="off")
 
 
 class User(db.Model):
@@ -40,6 +40,9 @@ class User(db.Model):
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
     password_changed_at: Mapped[int] = mapped_column(BigInteger, default=now)
     roles: Mapped[list[Role]] = relationship(secondary=user_roles)
+    #: Enrollment grace: when the user first postponed a required enrollment, and how often.
+    grace_started_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    grace_skips: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @staticmethod
     def normalize_email(email: str) -> str:

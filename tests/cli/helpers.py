@@ -49,6 +49,29 @@ def run_parallel(commands: list[tuple]) -> list[subprocess.CompletedProcess]:
     return results
 
 
+def _command(spec: tuple, default_env: dict) -> tuple[list[str], dict, str | None]:
+    """``args``, ``(args, stdin)`` or ``(args, stdin, env)`` as ``(args, env, stdin)``."""
+    if isinstance(spec[0], str):  # bare arguments
+        spec = (spec,)
+    args, stdin, env = (*spec, None, None)[:3]
+    return list(args), env or default_env, stdin
+
+
+def run_stages(stages: list[dict], default_env: dict) -> dict:
+    """Every named command's ``CompletedProcess``, stage after stage, each stage in parallel."""
+    results = {}
+    for stage in stages:
+        commands = [_command(spec, default_env) for spec in stage.values()]
+        results.update(zip(stage, run_parallel(commands), strict=True))
+    return results
+
+
+def ok(result: subprocess.CompletedProcess) -> dict:
+    """The JSON a successful command printed."""
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 @contextmanager
 def connect(server: LiveServer):
     """A plain DB-API connection (sqlite3 or psycopg) to ``server``'s database, outside idp."""

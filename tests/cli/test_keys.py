@@ -16,7 +16,7 @@ import requests
 
 from tests.cli.helpers import audit_rows, run_parallel
 from tests.support.live import make_server
-from tests.support.oidc import HostedPages, RelyingParty
+from tests.support.oidc import HostedPages, RelyingParty, client_credentials_token
 
 RP_REDIRECT = "http://localhost:9/cb"
 PICKUP_SECONDS = 3.0
@@ -71,17 +71,6 @@ def rotate(server, *args: str) -> dict:
     return rotated
 
 
-def issue(server, machine: dict) -> str:
-    response = requests.post(
-        server.url + "/token",
-        data={"grant_type": "client_credentials"},
-        auth=(machine["client_id"], machine["client_secret"]),
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
-
-
 def jwks(server) -> dict:
     response = requests.get(server.url + "/jwks.json", timeout=30)
     assert response.status_code == 200
@@ -110,7 +99,7 @@ def verify_with_jwks(server, token: str, audience: str) -> dict:
 
 
 def test_rotate_prints_the_new_kid_and_jwks_lists_old_and_new(live, machine):
-    old_kid = jwt.get_unverified_header(issue(live, machine))["kid"]
+    old_kid = jwt.get_unverified_header(client_credentials_token(live, machine))["kid"]
     rotated = rotate(live)
     assert rotated["kid"] != old_kid and rotated["alg"] == "RS256"
     published = kids(live)
@@ -120,7 +109,7 @@ def test_rotate_prints_the_new_kid_and_jwks_lists_old_and_new(live, machine):
 
 def test_token_issued_after_rotation_carries_the_new_kid_and_verifies(live, machine):
     new_kid = rotate(live)["kid"]
-    token = issue(live, machine)
+    token = client_credentials_token(live, machine)
     assert jwt.get_unverified_header(token)["kid"] == new_kid
     claims = verify_with_jwks(live, token, machine["client_id"])
     assert claims["client_id"] == machine["client_id"] and claims["sub"] == machine["client_id"]
@@ -131,11 +120,11 @@ def test_tokens_signed_before_rotation_still_verify_against_the_jwks(live, machi
     result = relying.sign_in(HostedPages(live.url), user)
     assert result.location.startswith(relying.redirect_uri), result.response.text[:300]
     tokens = relying.redeem(result).json()
-    machine_token = issue(live, machine)
+    machine_token = client_credentials_token(live, machine)
     old_kid = jwt.get_unverified_header(tokens["id_token"])["kid"]
 
     new_kid = rotate(live)["kid"]
-    assert jwt.get_unverified_header(issue(live, machine))["kid"] == new_kid
+    assert jwt.get_unverified_header(client_credentials_token(live, machine))["kid"] == new_kid
 
     claims = relying.verify_id_token(tokens["id_token"], result.nonce, tokens["access_token"])
     assert claims["sub"] == user["sub"]
@@ -145,7 +134,7 @@ def test_tokens_signed_before_rotation_still_verify_against_the_jwks(live, machi
 
 
 def test_access_token_signed_before_rotation_is_still_accepted_by_the_provider(live, machine):
-    token = issue(live, machine)
+    token = client_credentials_token(live, machine)
     rotate(live)
     introspected = requests.post(
         live.url + "/introspect",
@@ -160,7 +149,7 @@ def test_access_token_signed_before_rotation_is_still_accepted_by_the_provider(l
 def test_rotate_to_es256_signs_the_next_token_with_es256_and_discovery_lists_it(live, machine):
     rotated = rotate(live, "--alg", "ES256")
     assert rotated["alg"] == "ES256"
-    token = issue(live, machine)
+    token = client_credentials_token(live, machine)
     header = jwt.get_unverified_header(token)
     assert header == {"alg": "ES256", "kid": rotated["kid"], "typ": "at+jwt"}
     assert verify_with_jwks(live, token, machine["client_id"])
@@ -171,7 +160,7 @@ def test_rotate_to_es256_signs_the_next_token_with_es256_and_discovery_lists_it(
 
 
 def test_es256_id_token_verifies_with_its_at_hash(live, machine, rp, user):
-    if jwt.get_unverified_header(issue(live, machine))["alg"] != "ES256":
+    if jwt.get_unverified_header(client_credentials_token(live, machine))["alg"] != "ES256":
         rotate(live, "--alg", "ES256")
     relying = RelyingParty(live, rp)
     result = relying.sign_in(HostedPages(live.url), user)

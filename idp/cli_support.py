@@ -1,0 +1,43 @@
+"""What every ``idp`` command shares: the app built from the ``IDP_*`` settings, one-line errors."""
+
+from __future__ import annotations
+
+import functools
+
+import click
+from flask import Flask
+from sqlalchemy.exc import SQLAlchemyError
+
+from idp import config
+from idp.extensions import db
+
+
+def app() -> Flask:
+    from idp import create_app
+
+    ctx = click.get_current_context()
+    if "app" not in ctx.meta:
+        try:
+            ctx.meta["app"] = create_app()
+        except config.ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+    return ctx.meta["app"]
+
+
+def in_app(func):
+    """Run the command inside an app context; domain errors become one-line messages."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        with app().app_context():
+            try:
+                return func(*args, **kwargs)
+            except (ValueError, LookupError) as exc:
+                db.session.rollback()
+                raise click.ClickException(str(exc)) from exc
+            except SQLAlchemyError as exc:
+                db.session.rollback()
+                # the statement's parameters may hold a password hash: name only the kind
+                raise click.ClickException(f"database error: {type(exc).__name__}") from None
+
+    return wrapper

@@ -1,0 +1,133 @@
+"""The MFA policy from the command line: ``idp roles set-policy``, ``idp policy show``,
+``idp policy set-default``, ``idp users override`` and ``idp clients set-acr``.
+
+Every change is audited with the policy before and after; bad input is a one-line error and
+changes nothing. Commands run in parallel stages (see ``test_commands.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from tests.cli.helpers import audit_rows, json_lines, ok, one_line_error, run_stages
+
+RUN = uuid.uuid4().hex[:8]
+ADMINS, STAFF = f"admins-{RUN}", f"staff-{RUN}"
+ALICE = f"alice-{RUN}@example.com"
+PASSWORD = "correct horse battery staple\n"
+
+
+def stages() -> list[dict]:
+    return [
+        {
+            "role admins": ("roles", "create", ADMINS),
+            "role staff": ("roles", "create", STAFF),
+            "user alice": (("users", "create", ALICE, "--password-stdin"), PASSWORD),
+            "client": ("clients", "create", "--name", "Admin tool", "--redirect-uri",
+                       "https://admin.example/cb", "--minimum-acr", "phr",
+                       "--default-acr", "urn:idp:acr:mfa"),
+            "client bad acr": ("clients", "create", "--name", "X", "--redirect-uri",
+                               "https://x.example/cb", "--minimum-acr", "urn:nope"),
+        },
+        {
+            "admins policy": ("roles", "set-policy", ADMINS, "--mode", "required",
+                              "--factors", "passkey,totp", "--no-remember-device",
+                              "--factor-max-age", "3600", "--grace-signins", "3"),
+            "staff policy": ("roles", "set-policy", STAFF, "--mode", "recommended"),
+            "default policy": ("policy", "set-default", "--grace-days", "7"),
+            "exempt alice": ("users", "override", ALICE, "--exempt", "--until", "2099-01-31",
+                             "--reason", "lost phone"),
+            "unknown role": ("roles", "set-policy", f"nobody-{RUN}", "--mode", "required"),
+            "unknown kind": ("roles", "set-policy", STAFF, "--factors", "pigeon"),
+            "bad mode": ("roles", "set-policy", STAFF, "--mode", "sometimes"),
+            "override in the past": ("users", "override", ALICE, "--require", "--until",
+                                     "2001-01-01", "--reason", "x"),
+            "override without reason": ("users", "override", ALICE, "--require", "--until",
+                                        "2099-01-01"),
+            "override without until": ("users", "override", ALICE, "--exempt", "--reason", "x"),
+            "override bad date": ("users", "override", ALICE, "--exempt", "--until",
+                                  "next tuesday", "--reason", "x"),
+            "override unknown user": ("users", "override", f"nobody-{RUN}@example.com",
+                                      "--exempt", "--until", "2099-01-01", "--reason", "x"),
+        },
+        {"admins again": ("roles", "set-policy", ADMINS, "--grace-signins", "1")},
+        {"show": ("policy", "show"), "roles list": ("roles", "list")},
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def ran(instance) -> dict:
+    return run_stages(stages(), instance.env)
+
+
+def test_set_policy_prints_the_whole_policy(ran):
+    printed = ok(ran["admins policy"])
+    assert printed == {
+        "role": ADMINS, "mode": "required", "factors": ["passkey", "totp"],
+        "remember_device": False, "factor_max_age": 3600, "grace_signins": 3, "grace_days": 0,
+    }  # fmt: skip
+
+
+def test_options_not_given_keep_their_values(ran):
+    printed = ok(ran["admins again"])
+    assert printed["grace_signins"] == 1 and printed["mode"] == "required"
+    assert printed["factors"] == ["passkey", "totp"] and printed["remember_device"] is False
+
+
+def test_policy_show_lists_the_default_every_role_and_the_overrides(ran):
+    shown = ok(ran["show"])
+    assert shown["default"]["grace_days"] == 7 and shown["default"]["mode"] == "off"
+    assert shown["roles"][STAFF]["mode"] == "recommended"
+    assert shown["roles"][ADMINS]["grace_signins"] == 1
+    [override] = [o for o in shown["overrides"] if o["email"] == ALICE]
+    # a plain date means through that day (UTC)
+    assert override == {"email": ALICE, "kind": "exempt", "until": "2099-02-01T00:00:00+00:00",
+                        "reason": "lost phone"}  # fmt: skip
+
+
+def test_roles_list_shows_each_policy(ran):
+    listed = {row["name"]: row for row in json_lines(ran["roles list"].stdout)}
+    assert listed[STAFF]["mode"] == "recommended" and listed[ADMINS]["factor_max_age"] == 3600
+
+
+def test_client_acr_policy_is_printed_and_checked(ran):
+    client = ok(ran["client"])
+    assert client["minimum_acr"] == "phr" and client["default_acr_values"] == ["urn:idp:acr:mfa"]
+    assert "urn:nope" in one_line_error(ran["client bad acr"])
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("unknown role", "no role named"),
+        ("unknown kind", "pigeon"),
+        ("override in the past", "future"),
+        ("override without reason", "reason"),
+        ("override without until", "--until"),
+        ("override bad date", "next tuesday"),
+        ("override unknown user", "no user"),
+    ],
+)
+def test_bad_input_is_a_one_line_error(ran, case, words):
+    assert words in one_line_error(ran[case])
+
+
+def test_an_unknown_mode_is_a_usage_error(ran):
+    assert ran["bad mode"].returncode == 2 and "'sometimes' is not one of" in ran["bad mode"].stderr
+
+
+def test_every_change_is_audited_with_before_and_after(ran, instance):
+    rows = audit_rows(instance)
+    changes = [r for r in rows if r["event"] == "role_policy_changed"]
+    details = [json.loads(r["detail"]) if isinstance(r["detail"], str) else r["detail"]
+               for r in changes]  # fmt: skip
+    admins = [d for d in details if d["role"] == ADMINS]
+    assert admins[0]["before"]["mode"] == "off" and admins[0]["after"]["mode"] == "required"
+    assert admins[1]["before"]["grace_signins"] == 3 and admins[1]["after"]["grace_signins"] == 1
+    events = {r["event"] for r in rows}
+    assert {"default_policy_changed", "policy_override_set"} <= events
+    # refused changes wrote nothing: exactly the three accepted role changes are recorded
+    assert len([d for d in details if d["role"] in (ADMINS, STAFF)]) == 3
