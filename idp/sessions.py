@@ -12,12 +12,10 @@ from dataclasses import dataclass
 
 from flask import current_app, session
 
-from idp import devices, secrets_util
+from idp import policy_facts, secrets_util
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import registry
 from idp.models import AuthenticationEvent, LoginSession, User
-from idp.policy.decide import ROUTINE_SECOND_FACTORS
 
 MAX_PENDING = 5
 PENDING_TTL = 1800
@@ -39,18 +37,12 @@ def current_user() -> User | None:
 
 
 def signed_in_user() -> User | None:
-    """The user, only once the session has every factor the user has (for account pages)."""
+    """The user, only once the session meets the sign-in policy (for account pages)."""
     row = current()
     if row is None:
         return None
     user = db.session.get(User, row.user_id)
-    owes = second_factor_at(row) is None and registry.active_kinds(user) & ROUTINE_SECOND_FACTORS
-    return None if owes and not devices.trusted(user) else user
-
-
-def second_factor_at(row: LoginSession) -> int | None:
-    """When the session last passed a second factor (for step-up checks), if ever."""
-    return max((e.at for e in row.events if e.method != "pwd"), default=None)
+    return user if policy_facts.fully_signed_in(user, row) else None
 
 
 def sign_in(user: User, method: str, amr: list[str], for_request: str | None) -> LoginSession:
@@ -127,6 +119,25 @@ def pending_query(key: str | None) -> str | None:
     """The query string of a remembered request, to resume it after an interaction."""
     entry = session.get("pending", {}).get(key or "")
     return entry["q"] if entry else None
+
+
+def skip_enrollment() -> None:
+    """The user postponed enrolling a second factor: not asked again in this sign-in session."""
+    session[policy_facts.ENROLLMENT_SKIPPED] = True
+
+
+def want_kinds(key: str, kinds: frozenset[str]) -> None:
+    """Remember which factor kinds can meet what this request asks (empty: any)."""
+    pending = session.get("pending", {})
+    if key in pending:
+        pending[key]["k"] = sorted(kinds)
+        session.modified = True
+
+
+def wanted_kinds(key: str | None) -> frozenset[str]:
+    """The factor kinds the waiting request can use; empty means any."""
+    entry = session.get("pending", {}).get(key or "")
+    return frozenset(entry.get("k", ())) if entry else frozenset()
 
 
 def forget_request(key: str) -> None:

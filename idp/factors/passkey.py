@@ -453,8 +453,13 @@ def _reason(detail: str) -> str:
     return NOT_VERIFIED
 
 
+def key_amr(factor: Factor) -> str:
+    """``swk`` for a backup-eligible (synced) passkey, else ``hwk`` (RFC 8176)."""
+    return "swk" if factor.data.get("backup_eligible") else "hwk"
+
+
 def _verification(factor: Factor, result: VerifiedAuthentication) -> Verification:
-    amr = ["swk" if factor.data.get("backup_eligible") else "hwk"]
+    amr = [key_amr(factor)]
     if result.user_verified:
         amr.append("user")
     return Verification(factor.id, METHOD, tuple(amr))

@@ -6,10 +6,11 @@ from sqlalchemy import select
 
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import backup_codes, totp
+from idp.factors import backup_codes, passkey, totp
 from idp.factors.base import FactorError, Verification
 from idp.models import Factor, User
 from idp.models.factor import FactorKind, FactorStatus
+from idp.policy import FactorOption
 
 LABELS = {
     FactorKind.TOTP.value: "Authenticator app",
@@ -31,6 +32,28 @@ def factors(user: User, *statuses: FactorStatus) -> list[Factor]:
 
 def active_kinds(user: User) -> frozenset[str]:
     return frozenset(f.kind for f in factors(user))
+
+
+#: The amr values answering a factor of each kind adds (RFC 8176); passkeys depend on the key.
+KIND_AMR = {
+    FactorKind.TOTP.value: frozenset({"otp"}),
+    FactorKind.EMAIL.value: frozenset({"otp"}),
+    FactorKind.SMS.value: frozenset({"otp", "sms"}),
+    FactorKind.BACKUP_CODES.value: frozenset({"otp"}),
+}
+
+
+def options(user: User) -> tuple[FactorOption, ...]:
+    """The user's active factors as the policy sees them: kind and the amr each would add."""
+    return tuple(
+        FactorOption(
+            f.kind,
+            frozenset({passkey.key_amr(f)})
+            if f.kind == FactorKind.PASSKEY.value
+            else KIND_AMR[f.kind],
+        )
+        for f in factors(user)
+    )
 
 
 def owned(user: User, factor_id: int) -> Factor | None:

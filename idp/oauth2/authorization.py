@@ -96,30 +96,24 @@ def build_context(
     client: Client,
     scope: str,
     login_session: LoginSession | None,
+    *,
     reauthenticated: bool,
     consented: bool,
-    factor_kinds: frozenset[str],
-    trusted_device: bool,
+    events: tuple[AuthEvent, ...],
+    user_facts: dict,
 ) -> AuthContext:
-    """Gather what ``decide`` needs about this request and this browser's session.
+    """Gather what ``decide`` needs about this request, its client and this browser's session.
 
-    ``factor_kinds`` (the user's active second factors) come from the caller: the protocol
-    layer passes them through without knowing what they are.
+    ``events`` and ``user_facts`` (the session user's factors, policy, device; ``AuthContext``
+    fields) come from the caller: the protocol layer passes them through without knowing
+    what they are. An ``id_token_hint`` naming another user discards them.
     """
     user = db.session.get(User, login_session.user_id) if login_session else None
     if user is not None and params.hinted_sub and params.hinted_sub != user.sub:
-        user, login_session = None, None  # the hinted user is not the one signed in
+        user = None  # the hinted user is not the one signed in
     scopes = frozenset(scope_to_list(scope) or [])
-    events = (
-        tuple(AuthEvent(e.method, tuple(e.amr), e.at) for e in login_session.events)
-        if (login_session)
-        else ()
-    )
     return AuthContext(
         now=now(),
-        user_id=user.sub if user else None,
-        roles=frozenset(r.name for r in user.roles) if user else frozenset(),
-        events=events,
         prompt=params.prompt,
         max_age=params.max_age,
         acr_values=params.acr_values,
@@ -129,8 +123,9 @@ def build_context(
         first_party=client.first_party,
         consent_granted=user is not None and _consented(user, client, scopes),
         requested_scopes=scopes,
-        factor_kinds=factor_kinds if user else frozenset(),
-        trusted_device=trusted_device and user is not None,
+        client_minimum_acr=client.minimum_acr,
+        client_default_acr=tuple(client.default_acr_values or ()),
+        **({"events": events, **user_facts} if user is not None else {"user_id": None}),
     )
 
 

@@ -8,7 +8,7 @@ from idp import audit, sessions, users
 from idp.extensions import db
 from idp.forms import ChangePasswordForm, ConfirmForm, ProfileForm
 from idp.passwords import verify
-from idp.views.flow import sign_in_first
+from idp.views.flow import sign_in_first, step_up
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -51,6 +51,9 @@ def change_password():
     user = sessions.signed_in_user()
     if user is None:
         return sign_in_first("account", 303)
+    refused = step_up(user, "change_password", "account")
+    if refused is not None:
+        return refused
     form = ChangePasswordForm()
     if form.validate_on_submit():
         if verify(user.password_hash, form.current_password.data):

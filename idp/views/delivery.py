@@ -34,12 +34,15 @@ from idp.models import Factor, LoginSession, User
 from idp.models.factor import FactorStatus
 from idp.views.flow import (
     continue_to,
+    factor_enrolled,
+    other_factors,
     second_factor_passed,
     second_factor_step,
     sign_in_first,
+    step_up,
     try_again_at,
 )
-from idp.views.security import notify, recently_signed_in
+from idp.views.security import notify
 
 bp = Blueprint("delivery", __name__)
 
@@ -111,12 +114,8 @@ def _enrolling_user() -> tuple[User | None, object]:
     user = sessions.signed_in_user()
     if user is None:
         return None, sign_in_first("security")
-    if not recently_signed_in():
-        flash("For your security, sign in again before adding a sign-in method.")
-        sessions.sign_out()
-        db.session.commit()
-        return None, redirect(url_for("auth.login", next="security"), code=303)
-    return user, None
+    refused = step_up(user, "add_factor", "security")
+    return (None, refused) if refused is not None else (user, None)
 
 
 @bp.route("/account/security/email", methods=["GET", "POST"])
@@ -261,6 +260,7 @@ def _activated(user: User, factor: Factor):
     """Pending -> active, backup codes with the first factor, and a mail to the user."""
     factor.transition(FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified")
     session.pop(ENROLLING, None)
+    factor_enrolled(user, factor)
     first = backup_codes.active_set(user) is None
     codes = backup_codes.generate(user, actor=user.email) if first else None
     db.session.commit()
@@ -273,7 +273,7 @@ def _activated(user: User, factor: Factor):
     if codes:
         return render_template("backup_codes.html", codes=codes, first=True)
     flash(f"{factor.name} is ready. You will be asked for a code when you sign in.")
-    return redirect(url_for("security.index"), code=303)
+    return redirect(url_for("security.enrolled"), code=303)
 
 
 # --- the second-factor step of a sign-in ---------------------------------------------------
@@ -349,7 +349,7 @@ def resend(factor_id: int):
 
 
 def _verify_page(form, factor, user, status=200, cooldown=None, send_error=None):
-    others = [f for f in registry.factors(user) if f.id != factor.id]
+    others = other_factors(user, factor, form.next.data)
     body = render_template(
         "delivery_verify.html",
         form=form,

@@ -5,17 +5,29 @@ from __future__ import annotations
 from collections.abc import Container
 from datetime import UTC, datetime
 
-from flask import abort, redirect, url_for
+from flask import abort, flash, redirect, session, url_for
 
-from idp import audit, devices, sessions
+from idp import audit, devices, policy_facts, sessions
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import registry, throttle
 from idp.factors.base import FactorError, Verification
 from idp.models import Factor, LoginSession, User
+from idp.policy import Interact, Proceed
+from idp.policy.context import KIND_METHOD
 
 #: Account pages that may ask for a (re-)authentication and want the browser back afterwards.
 ACCOUNT_PAGES = {"account": "account.index", "security": "security.index"}
+#: What each sensitive operation is, for the page that asks to sign in again first.
+OPERATION_TEXT = {
+    "add_factor": "adding a sign-in method",
+    "change_password": "changing your password",
+    "regenerate_backup_codes": "making new backup codes",
+    "revoke_devices": "forgetting remembered browsers",
+    "remove_factor": "removing a sign-in method",
+}
+#: Cookie-session key: the authorization request an enroll prompt is waiting to resume.
+AFTER_ENROLL = "after_enroll"
 
 
 def continue_to(next_key: str | None):
@@ -26,6 +38,12 @@ def continue_to(next_key: str | None):
     return redirect(url_for(ACCOUNT_PAGES.get(next_key or "", "account.index")), code=303)
 
 
+def pending_authorize_url(next_key: str | None) -> str | None:
+    """The waiting authorization request's URL (a template global: the cancel button)."""
+    query = sessions.pending_query(next_key)
+    return url_for("oauth.authorize") + "?" + query if query is not None else None
+
+
 def sign_in_first(page: str, code: int = 302):
     """An account page for a visitor who is not fully signed in: finish signing in, come back.
 
@@ -34,6 +52,28 @@ def sign_in_first(page: str, code: int = 302):
     """
     target = "mfa.choose" if sessions.current() is not None else "auth.login"
     return redirect(url_for(target, next=page), code=code)
+
+
+def may(user: User, operation: str) -> bool:
+    """Whether this session may do a sensitive ``operation`` now (see ``step_up``)."""
+    decision = policy_facts.account_decision(user, sessions.current(), operation)
+    return isinstance(decision, Proceed)
+
+
+def step_up(user: User, operation: str, back: str):
+    """``None`` when this session may do ``operation`` now; else the redirect that gets what is
+    missing: a fresh second factor, or (without one) a fresh sign-in. ``back`` is the account
+    page to return to. A remembered browser never counts (issue: sensitive operations)."""
+    decision = policy_facts.account_decision(user, sessions.current(), operation)
+    if isinstance(decision, Proceed):
+        return None
+    if isinstance(decision, Interact) and decision.prompt == "mfa":
+        flash("To change this, confirm it is you with your second factor first.")
+        return redirect(url_for("mfa.choose", next=back), code=303)
+    sessions.sign_out()
+    flash(f"For your security, sign in again before {OPERATION_TEXT.get(operation, 'this')}.")
+    db.session.commit()
+    return redirect(url_for("auth.login", next=back), code=303)
 
 
 def second_factor_passed(
@@ -50,6 +90,35 @@ def second_factor_passed(
     if remember and devices.enabled():
         devices.remember(user, response)
     return response
+
+
+def usable_factors(user: User, next_key: str | None) -> list[Factor]:
+    """The user's active factors that can meet what the waiting request asks (most recent
+    first); every factor when it asks for no particular level."""
+    wanted = sessions.wanted_kinds(next_key)
+    return [f for f in registry.factors(user) if not wanted or f.kind in wanted]
+
+
+def other_factors(user: User, factor: Factor, next_key: str | None) -> list[Factor]:
+    """The "use another method" list of a second-factor page."""
+    return [f for f in usable_factors(user, next_key) if f.id != factor.id]
+
+
+def factor_enrolled(user: User, factor: Factor) -> None:
+    """A factor was just activated by answering it: that proof of possession counts as a
+    second factor in this sign-in session (no second prompt right after enrolling)."""
+    login_session = sessions.current()
+    option = next((o for o in registry.options(user) if o.kind == factor.kind), None)
+    if login_session is not None and option is not None:
+        sessions.add_event(login_session, KIND_METHOD[factor.kind], sorted(option.amr))
+
+
+def after_enrollment():
+    """Where a finished enrollment goes: the sign-in that asked for it, or the security page."""
+    key = session.pop(AFTER_ENROLL, None)
+    if sessions.pending_query(key) is not None:
+        return continue_to(key)
+    return redirect(url_for("security.index"), code=303)
 
 
 def try_again_at(error: FactorError | None, factor: Factor | None) -> str | None:

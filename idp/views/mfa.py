@@ -17,9 +17,11 @@ from idp.models import Factor, LoginSession, User
 from idp.models.factor import FactorKind
 from idp.views.flow import (
     continue_to,
+    other_factors,
     second_factor_passed,
     second_factor_step,
     try_again_at,
+    usable_factors,
 )
 
 bp = Blueprint("mfa", __name__, url_prefix="/mfa")
@@ -40,7 +42,7 @@ def choose():
     next_key = request.args.get("next", "")[:64]
     if user is None:
         return redirect(url_for("auth.login", next=next_key))
-    available = registry.factors(user)
+    available = usable_factors(user, next_key)
     routine = [f for f in available if f.kind != FactorKind.BACKUP_CODES.value]
     if not available:
         return continue_to(next_key)
@@ -94,7 +96,7 @@ def _new_challenge(form: CodeForm, login_session: LoginSession, user: User, fact
 
 
 def _page(form, factor, user, status: int = 200, cooldown: str | None = None):
-    others = [f for f in registry.factors(user) if f.id != factor.id]
+    others = other_factors(user, factor, form.next.data)
     body = render_template(
         "mfa.html",
         form=form,

@@ -14,16 +14,18 @@ from authlib.oauth2.rfc6749 import (
 )
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from idp import audit, devices, sessions
+from idp import audit, policy_facts, sessions
 from idp.extensions import csrf, db
-from idp.factors import registry
 from idp.oauth2 import authorization as authz
 from idp.oauth2.principal import Principal
 from idp.oauth2.server import authorization
 from idp.policy import Fail, Interact, decide
+from idp.policy.decide import UNMET
 from idp.views import userinfo as userinfo_view
+from idp.views.flow import pending_authorize_url
 
 bp = Blueprint("oauth", __name__)
+bp.add_app_template_global(pending_authorize_url, "pending_authorize_url")
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -44,6 +46,9 @@ def _authorize():
     login_session = sessions.current()
     if "consent" in request.form:
         return _consent_decision(grant, login_session, query, pending.key)
+    if "cancel" in request.form:
+        _cancelled(grant, params, pending.key)
+    user = sessions.current_user()
     ctx = authz.build_context(
         params,
         grant.client,
@@ -51,8 +56,8 @@ def _authorize():
         login_session,
         reauthenticated=pending.reauthenticated,
         consented=pending.consented,
-        factor_kinds=_factor_kinds(login_session),
-        trusted_device=_trusted(login_session),
+        events=policy_facts.events(login_session),
+        user_facts=policy_facts.facts(user) if user is not None else {},
     )
     decision = decide(ctx)
     if isinstance(decision, Fail):
@@ -64,9 +69,7 @@ def _authorize():
         )
     if isinstance(decision, Interact):
         return _interact(decision, grant, pending.key)
-    principal = Principal(
-        sessions.current_user(), decision.acr, decision.amr, decision.auth_time, login_session.id
-    )
+    principal = Principal(user, decision.acr, decision.amr, decision.auth_time, login_session.id)
     response = authorization.create_authorization_response(grant_user=principal, grant=grant)
     sessions.forget_request(pending.key)
     db.session.commit()
@@ -86,21 +89,14 @@ def _validated_grant():
         raise
 
 
-def _factor_kinds(login_session) -> frozenset[str]:
-    user = sessions.current_user() if login_session is not None else None
-    return registry.active_kinds(user) if user is not None else frozenset()
-
-
-def _trusted(login_session) -> bool:
-    user = sessions.current_user() if login_session is not None else None
-    return user is not None and devices.trusted(user)
-
-
 def _interact(decision: Interact, grant, key: str):
     if decision.prompt == "login":
         return redirect(url_for("auth.login", next=key))
     if decision.prompt == "mfa":
+        sessions.want_kinds(key, decision.kinds)
         return redirect(url_for("mfa.choose", next=key))
+    if decision.prompt == "enroll":
+        return redirect(url_for("enroll.index", next=key))
     client = grant.client
     scopes = (grant.request.scope or "").split()
     return render_template("consent.html", client=client, scopes=scopes)
@@ -121,6 +117,30 @@ def _consent_decision(grant, login_session, query: str, key: str):
     )
     db.session.commit()
     return redirect(url_for("oauth.authorize") + "?" + query, code=303)
+
+
+def _cancelled(grant, params: authz.RequestParams, key: str) -> None:
+    """The user cancelled an interaction: the client learns it, as an error (never a code).
+
+    A request that needed a level (essential acr, or the client's minimum) gets
+    ``unmet_authentication_requirements``; any other gets ``access_denied``.
+    """
+    csrf.protect()
+    sessions.forget_request(key)
+    user = sessions.current_user()
+    if user is not None:
+        audit.record(
+            "sign_in_cancelled", actor=user.email, subject=user.sub,
+            client_id=grant.client.client_id,
+        )  # fmt: skip
+        db.session.commit()
+    state, uri = request.values.get("state"), grant.redirect_uri
+    if params.essential_acr or grant.client.minimum_acr:
+        raise OAuth2Error(
+            "the user did not complete the requested authentication",
+            error=UNMET, state=state, redirect_uri=uri,
+        )  # fmt: skip
+    raise AccessDeniedError("the user cancelled the sign-in", state=state, redirect_uri=uri)
 
 
 def authorization_error(error: OAuth2Error):

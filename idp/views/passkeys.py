@@ -36,11 +36,15 @@ from idp.models import Factor, LoginSession, User
 from idp.ratelimit import RateLimited
 from idp.views.flow import (
     continue_to,
+    factor_enrolled,
+    may,
+    other_factors,
     second_factor_passed,
     second_factor_step,
     sign_in_first,
+    step_up,
 )
-from idp.views.security import notify, recently_signed_in
+from idp.views.security import notify
 
 bp = Blueprint("passkeys", __name__)
 
@@ -80,7 +84,7 @@ def _csrf_error(error: CSRFError):
 def _enrolling() -> tuple[User, LoginSession] | None:
     """The fully signed-in user, if the sign-in is recent enough to add a factor."""
     user = sessions.signed_in_user()
-    if user is None or not recently_signed_in():
+    if user is None or not may(user, "add_factor"):
         return None
     return user, sessions.current()
 
@@ -90,11 +94,9 @@ def register():
     user = sessions.signed_in_user()
     if user is None:
         return sign_in_first("security")
-    if not recently_signed_in():
-        flash("For your security, sign in again before adding a sign-in method.")
-        sessions.sign_out()
-        db.session.commit()
-        return redirect(url_for("auth.login", next="security"), code=303)
+    refused = step_up(user, "add_factor", "security")
+    if refused is not None:
+        return refused
     return render_template("passkey_register.html", count=len(passkey.passkeys(user)))
 
 
@@ -123,10 +125,11 @@ def register_verify():
     if row is None or row.kind != passkey.KIND or row.purpose != "enroll":
         return _refuse(EXPIRED)
     try:
-        passkey.register(row, user, body.get("credential"), name)
+        factor = passkey.register(row, user, body.get("credential"), name)
     except FactorError as error:
         db.session.commit()  # keep the challenge's attempt count and state
         return _refuse(str(error))
+    factor_enrolled(user, factor)
     first = backup_codes.active_set(user) is None
     codes = backup_codes.generate(user, actor=user.email) if first else None
     db.session.commit()
@@ -135,7 +138,7 @@ def register_verify():
         session[CODES_KEY] = keyring().encrypt(json.dumps(codes).encode(), _codes_aad())
         return jsonify(redirect=url_for("passkeys.first_backup_codes"))
     flash(f"{name} is ready. You can use it to sign in.")
-    return jsonify(redirect=url_for("security.index"))
+    return jsonify(redirect=url_for("security.enrolled"))
 
 
 def _codes_aad() -> str:
@@ -171,7 +174,7 @@ def second_factor(factor_id: int):
     if state is None:
         return redirect(url_for("auth.login", next=next_key))
     _, user, factor = state
-    others = [f for f in registry.factors(user) if f.id != factor.id]
+    others = other_factors(user, factor, next_key)
     return render_template(
         "passkey_verify.html",
         factor=factor,

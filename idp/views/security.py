@@ -1,7 +1,8 @@
 """The account security page: factors, backup codes and recent security events.
 
-Adding a factor needs a recent sign-in (``IDP_REAUTH_WINDOW``) and is announced by email;
-removing one, or regenerating backup codes, needs a fresh second factor (``IDP_STEPUP_WINDOW``).
+Adding, removing, regenerating backup codes and forgetting remembered browsers are sensitive
+operations: each needs a second factor (without one, a sign-in) within its window
+(``IDP_STEPUP_WINDOWS``, else ``IDP_STEPUP_WINDOW``); a new factor is announced by email.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy import select
 
 from idp import audit as audit_log
-from idp import devices, mail, sessions
+from idp import devices, mail, policies, sessions
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import backup_codes, registry, totp
@@ -18,8 +19,8 @@ from idp.factors.base import FactorError
 from idp.forms import ConfirmForm, EnrollTotpForm, RenameForm
 from idp.models import AuditEvent, Factor, User
 from idp.models.factor import FactorKind, FactorStatus
-from idp.policy.decide import ROUTINE_SECOND_FACTORS, mfa_required
-from idp.views.flow import sign_in_first
+from idp.policy.context import ROUTINE_SECOND_FACTORS
+from idp.views.flow import after_enrollment, factor_enrolled, sign_in_first, step_up
 
 bp = Blueprint("security", __name__, url_prefix="/account/security")
 
@@ -30,25 +31,6 @@ ENROLL_PAGES = {
     FactorKind.EMAIL.value: "delivery.enroll_email",
     FactorKind.SMS.value: "delivery.enroll_sms",
 }
-
-
-def recently_signed_in() -> bool:
-    row = sessions.current()
-    window = current_app.config["REAUTH_WINDOW"]
-    return row is not None and max(e.at for e in row.events) >= now() - window
-
-
-def _recent_second_factor(user: User) -> bool:
-    """Step-up for sensitive changes; a user without factors has nothing stronger to show."""
-    if not registry.active_kinds(user) & ROUTINE_SECOND_FACTORS:
-        return recently_signed_in()
-    at = sessions.second_factor_at(sessions.current())
-    return at is not None and at >= now() - current_app.config["STEPUP_WINDOW"]
-
-
-def _step_up():
-    flash("To change this, confirm it is you with your second factor first.")
-    return redirect(url_for("mfa.choose", next="security"), code=303)
 
 
 @bp.route("/")
@@ -86,11 +68,9 @@ def enroll_totp():
     user = sessions.signed_in_user()
     if user is None:
         return sign_in_first("security")
-    if not recently_signed_in():
-        sessions.sign_out()
-        flash("For your security, sign in again before adding a sign-in method.")
-        db.session.commit()
-        return redirect(url_for("auth.login", next="security"), code=303)
+    refused = step_up(user, "add_factor", "security")
+    if refused is not None:
+        return refused
     form = EnrollTotpForm()
     if not form.is_submitted():
         return _start_totp(user, form)
@@ -142,6 +122,7 @@ def _activated(user: User, factor: Factor, name: str):
     factor.name = name
     factor.transition(FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified")
     session.pop("enrolling", None)
+    factor_enrolled(user, factor)
     first = backup_codes.active_set(user) is None
     codes = backup_codes.generate(user, actor=user.email) if first else None
     db.session.commit()
@@ -149,7 +130,13 @@ def _activated(user: User, factor: Factor, name: str):
     if codes:
         return render_template("backup_codes.html", codes=codes, first=True)
     flash(f"{name} is ready. You will be asked for a code when you sign in.")
-    return redirect(url_for("security.index"), code=303)
+    return redirect(url_for("security.enrolled"), code=303)
+
+
+@bp.route("/enrolled")
+def enrolled():
+    """After adding a method: back to the sign-in that asked for it, or to this page."""
+    return after_enrollment()
 
 
 @bp.route("/<int:factor_id>/rename", methods=["POST"])
@@ -173,11 +160,12 @@ def remove(factor_id: int):
     user = sessions.signed_in_user() or abort(401)
     factor = registry.owned(user, factor_id) or abort(404)
     ConfirmForm().validate_on_submit() or abort(400)
-    if not _recent_second_factor(user):
-        return _step_up()
+    refused = step_up(user, "remove_factor", "security")
+    if refused is not None:
+        return refused
     routine = [f for f in registry.factors(user) if f.kind in ROUTINE_SECOND_FACTORS]
     last = routine == [factor]
-    if last and mfa_required(frozenset(r.mfa_mode for r in user.roles)):
+    if last and policies.inputs(user).effective().mode == "required":
         flash("Your organisation requires two-step verification: add another method first.")
         return redirect(url_for("security.index"), code=303)
     factor.transition(FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="removed")
@@ -198,8 +186,9 @@ def regenerate_backup_codes():
     ConfirmForm().validate_on_submit() or abort(400)
     if not registry.active_kinds(user) & ROUTINE_SECOND_FACTORS:
         abort(400)
-    if not _recent_second_factor(user):
-        return _step_up()
+    refused = step_up(user, "regenerate_backup_codes", "security")
+    if refused is not None:
+        return refused
     codes = backup_codes.generate(user, actor=user.email)
     db.session.commit()
     return render_template("backup_codes.html", codes=codes, first=False)
@@ -211,6 +200,9 @@ def revoke_devices(device_id: int | None = None):
     """Forget one remembered browser, or all of them."""
     user = sessions.signed_in_user() or abort(401)
     ConfirmForm().validate_on_submit() or abort(400)
+    refused = step_up(user, "revoke_devices", "security")
+    if refused is not None:
+        return refused
     count = devices.revoke(user, actor=user.email, device_id=device_id, reason="by the user")
     db.session.commit()
     flash(f"{count} remembered browser(s) forgotten." if count else "Nothing to forget.")

@@ -7,7 +7,6 @@ from flask import Blueprint, current_app, jsonify
 from idp.oauth2 import signing
 from idp.oauth2.claims import CLAIMS_SUPPORTED
 from idp.oauth2.server import SCOPES_SUPPORTED
-from idp.policy import acr
 
 bp = Blueprint("wellknown", __name__)
 
@@ -38,7 +37,7 @@ def openid_configuration():
         introspection_endpoint_auth_methods_supported=AUTH_METHODS,
         code_challenge_methods_supported=["S256"],
         claims_supported=list(CLAIMS_SUPPORTED),
-        acr_values_supported=list(acr.SUPPORTED),
+        acr_values_supported=list(current_app.config["ACR_LEVELS"].supported),
         prompt_values_supported=["none", "login", "consent"],
         claims_parameter_supported=True,
         request_parameter_supported=False,

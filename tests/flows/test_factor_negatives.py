@@ -47,7 +47,7 @@ def _dedicated(tmp_path_factory, name: str, **settings):
 
 @pytest.fixture(scope="module")
 def short_server(tmp_path_factory):
-    live = _dedicated(tmp_path_factory, "idp-short", CHALLENGE_TTL=1, REAUTH_WINDOW=1)
+    live = _dedicated(tmp_path_factory, "idp-short", CHALLENGE_TTL=1, STEPUP_WINDOWS="add_factor=1")
     yield live
     live.inproc.close()
     live.stop()
@@ -257,7 +257,7 @@ def test_enrolling_without_recent_authentication_sends_to_sign_in_again(short_se
     browser = HostedPages(short_server.url)
     signed_in = password_sign_in(browser, person, "security")
     assert signed_in.status_code == 303
-    wait_until(time.time() + 2.05)  # IDP_REAUTH_WINDOW=1
+    wait_until(time.time() + 2.05)  # IDP_STEPUP_WINDOWS=add_factor=1
 
     response = browser.get(short_server.url + "/account/security/totp", allow_redirects=False)
 
@@ -275,7 +275,7 @@ def test_sign_in_again_page_says_why_after_an_old_sign_in_tries_to_add_a_factor(
     person = short_server.inproc.create_user()
     browser = HostedPages(short_server.url)
     password_sign_in(browser, person, "security")
-    wait_until(time.time() + 2.05)  # IDP_REAUTH_WINDOW=1
+    wait_until(time.time() + 2.05)  # IDP_STEPUP_WINDOWS=add_factor=1
     login = browser.get(short_server.url + "/account/security/totp")
     assert 'name="password"' in login.text
     assert "sign in again before adding" in login.text

@@ -3,8 +3,8 @@ a run's logs and audit rows for secrets.
 
 ``InProcess`` builds the real app (``idp.create_app``) on a running server's instance folder and
 database, so a test can set up users and factors with the code we ship, quickly and without
-depending on time windows that the test itself narrows (``IDP_REAUTH_WINDOW=1``), and can read
-back the state a flow left behind.
+depending on time windows that the test itself narrows (``IDP_STEPUP_WINDOWS=add_factor=1``),
+and can read back the state a flow left behind.
 """
 
 from __future__ import annotations

@@ -1,0 +1,99 @@
+"""The enroll prompt: a policy asks the user to add a second factor during sign-in.
+
+Required mode blocks the sign-in here, with a page that says why, until a factor is added (no
+code is issued before); within the role's grace, or in recommended mode, the user may postpone
+it once per sign-in session. The "add" links lead to the security page's enrollment pages,
+which send the browser back to the waiting authorization request when done.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from idp import audit, policies, policy_facts, sessions
+from idp.extensions import db
+from idp.factors import registry
+from idp.forms import ConfirmForm
+from idp.policy import Interact
+from idp.views.flow import AFTER_ENROLL, continue_to
+from idp.views.security import ENROLL_PAGES
+
+bp = Blueprint("enroll", __name__, url_prefix="/enroll")
+
+
+def _prompt():
+    """The user and the policy's enroll interaction, or ``None`` when nothing is owed."""
+    login_session = sessions.current()
+    if login_session is None:
+        return None, None
+    user = sessions.current_user()
+    decision = policy_facts.account_decision(user, login_session)
+    if isinstance(decision, Interact) and decision.prompt == "enroll":
+        return user, decision
+    return user, None
+
+
+@bp.route("/")
+def index():
+    next_key = request.args.get("next", "")[:64]
+    user, decision = _prompt()
+    if user is None:
+        return redirect(url_for("auth.login", next=next_key))
+    if decision is None:
+        return continue_to(next_key)
+    session[AFTER_ENROLL] = next_key
+    policy = policies.inputs(user).effective()
+    return render_template(
+        "enroll.html",
+        decision=decision,
+        pages={
+            kind: endpoint
+            for kind, endpoint in ENROLL_PAGES.items()
+            if policy.allows(kind) and endpoint in current_app.view_functions
+        },
+        labels=registry.LABELS,
+        grace_until=_grace_until(user, policy),
+        grace_left=policy.grace_signins - user.grace_skips if policy.grace_signins else None,
+        form=ConfirmForm(),
+        next_key=next_key,
+    )
+
+
+def _grace_until(user, policy) -> str | None:
+    if not policy.grace_days:
+        return None
+    started = user.grace_started_at or int(datetime.now(UTC).timestamp())
+    end = datetime.fromtimestamp(started + policy.grace_days * 86400, UTC)
+    return end.strftime("%d %B %Y")
+
+
+@bp.route("/skip", methods=["POST"])
+def skip():
+    """Postpone: allowed only when the policy says the enrollment is skippable."""
+    ConfirmForm().validate_on_submit() or abort(400)
+    next_key = request.form.get("next", "")[:64]
+    user, decision = _prompt()
+    if user is None:
+        return redirect(url_for("auth.login", next=next_key), code=303)
+    if decision is not None:
+        if not decision.skippable:
+            abort(403)
+        if "enrollment_grace" in decision.reasons:
+            policies.postpone_enrollment(user)
+        else:
+            audit.record("enrollment_skipped", actor=user.email, subject=user.sub)
+        sessions.skip_enrollment()
+        session.pop(AFTER_ENROLL, None)
+        db.session.commit()
+    return continue_to(next_key)
