@@ -1,4 +1,4 @@
-"""idp: an OpenID Connect identity provider built for multi-factor authentication and step-up."""
+"""The Flask application factory: settings, extensions, blueprints, database pragmas."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Application factory: settings from ``IDP_*`` variables, ``test_config`` overriding them."""
     values = settings.load(test_config)
     app = Flask(
-        __name__,
+        "idp",
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
         instance_path=str(Path(values["INSTANCE_PATH"]).resolve()),
@@ -72,9 +72,31 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from idp.views import account, auth, delivery, home, mfa, oauth, passkeys, security, wellknown
+    from idp.views import (
+        account,
+        auth,
+        delivery,
+        enroll,
+        home,
+        mfa,
+        oauth,
+        passkeys,
+        security,
+        wellknown,
+    )  # fmt: skip
 
-    for module in (wellknown, oauth, auth, mfa, account, security, passkeys, delivery, home):
+    for module in (
+        wellknown,
+        oauth,
+        auth,
+        mfa,
+        enroll,
+        account,
+        security,
+        passkeys,
+        delivery,
+        home,
+    ):
         app.register_blueprint(module.bp)
 
 

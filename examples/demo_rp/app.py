@@ -5,6 +5,11 @@ PKCE (S256), state and nonce, a validated ID token (signature against the JWKS, 
 nonce, exp), a UserInfo call, and RP-initiated logout. All protocol work is delegated to
 Authlib's Flask client so the demo exercises the provider the way ordinary clients do.
 
+It also shows step-up (the client side of RFC 9470) with ``idp.rp``: the profile page needs
+any sign-in, *Billing* the MFA level, *Delete account* a phishing-resistant one (``phr``) at
+most five minutes old. A page whose requirement the session's ID token does not meet sends
+the user back to the provider with ``acr_values`` (and ``max_age``), then returns to that page.
+
 Run from the project root::
 
     python -m examples.demo_rp.app --port 5001
@@ -18,20 +23,33 @@ credentials are read from ``instance/demo_client.json`` (written by ``idp demo``
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import os
 import secrets
 import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import requests
 from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.flask_client import OAuth
-from flask import Flask, redirect, render_template, session, url_for
+from authlib.integrations.flask_client import OAuth, OAuthError
+from flask import Flask, redirect, render_template, request, session, url_for
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
+
+from idp.rp import (
+    MFA,
+    PHR,
+    UNMET_AUTHENTICATION_REQUIREMENTS,
+    Authentication,
+    Requirement,
+    RPError,
+    TokenVerifier,
+    authorization_params,
+)
 
 CLIENT_FILE = Path("instance") / "demo_client.json"
 
@@ -40,10 +58,43 @@ PROVIDER_ERRORS: tuple[type[Exception], ...] = (
     AuthlibBaseError,
     JoseError,
     requests.RequestException,
+    RPError,
     ValueError,
     KeyError,
     RuntimeError,
 )
+
+
+@dataclass(frozen=True)
+class Protected:
+    """A page that needs more than a signed-in user, and how to ask the provider for it.
+
+    ``essential`` sends the acr as essential in the ``claims`` parameter, so a provider that
+    cannot reach it answers ``unmet_authentication_requirements`` instead of a weaker token.
+    """
+
+    title: str
+    requirement: Requirement
+    needs: str  # what the page asks for, in words
+    missing: str  # what the account lacks when the provider cannot meet the requirement
+    essential: bool = False
+
+
+PROTECTED = {
+    "billing": Protected(
+        "Billing",
+        Requirement(acr_values=(MFA,)),
+        needs="two-step verification",
+        missing="second factor (an authenticator app or a passkey)",
+    ),
+    "delete_account": Protected(
+        "Delete account",
+        Requirement(acr_values=(PHR,), max_age=300),
+        needs="a phishing-resistant sign-in (a passkey) in the last five minutes",
+        missing="phishing-resistant factor (a passkey)",
+        essential=True,
+    ),
+}
 
 
 class ConfigError(RuntimeError):
@@ -133,6 +184,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         },
     )
 
+    verifier = TokenVerifier(settings["issuer"], audience=settings["client_id"])
+
     def error_page(code: str, description: str, status: int) -> tuple[str, int]:
         """Show provider or exchange failures to the user instead of a stack trace."""
         return render_template("error.html", code=code, description=description), status
@@ -169,14 +222,24 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     @app.get("/callback")
     def callback() -> Response | tuple[str, int]:
-        """Finish the code flow and keep the validated claims plus UserInfo in the session."""
+        """Finish the code flow and keep the validated claims plus UserInfo in the session.
+
+        After a step-up, go back to the page that asked for it, or say why that cannot be.
+        """
+        pending = session.pop("step_up", None)
+        page = PROTECTED.get(pending["page"]) if pending else None
         try:
             # Raises on ?error=..., a state mismatch, a failed exchange or a bad ID token.
             token = idp.authorize_access_token()
-            claims = token.get("userinfo")
-            if not claims:
+            if not token.get("userinfo"):
                 return error_page("invalid_response", "The provider returned no ID token.", 400)
+            # Authlib checked the nonce; idp.rp checks the ID token again and reads acr/amr.
+            claims = dict(verifier.verify_id_token(token["id_token"]).claims)
             userinfo = dict(idp.userinfo(token=token))
+        except OAuthError as exc:
+            if exc.error == UNMET_AUTHENTICATION_REQUIREMENTS and page is not None:
+                return unmet_page(page, exc.description)
+            return provider_error(exc, 400)
         except PROVIDER_ERRORS as exc:
             return provider_error(exc, 400)
         if userinfo.get("sub") != claims.get("sub"):
@@ -184,11 +247,85 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             return error_page("invalid_userinfo", "UserInfo sub does not match the ID token.", 400)
         session.clear()
         session["user"] = {
-            "claims": dict(claims),
+            "claims": claims,
             "userinfo": userinfo,
             "id_token": token["id_token"],
         }
-        return redirect(url_for("home"), code=303)
+        if page is None:
+            return redirect(url_for("home"), code=303)
+        if not page.requirement.satisfied_by(Authentication.from_claims(claims)):
+            # acr_values alone are voluntary (OIDC Core 3.1.2.1): the provider may answer lower.
+            return unmet_page(page, f"The provider signed you in at level {claims.get('acr')}.")
+        return redirect(pending["next"], code=303)
+
+    def unmet_page(page: Protected, detail: str | None) -> tuple[str, int]:
+        """The provider cannot reach the level: say what the account lacks and where to add it."""
+        return render_template(
+            "step_up_unmet.html",
+            page=page,
+            detail=detail,
+            security_url=f"{settings['issuer']}/account/security",
+        ), 403
+
+    def step_up(name: str) -> Response | None:
+        """None if the session meets the page's requirement; else the redirect that asks for it.
+
+        Signed out, the same redirect signs the user in at the right level in one trip.
+        """
+        page, user = PROTECTED[name], session.get("user")
+        if user and page.requirement.satisfied_by(Authentication.from_claims(user["claims"])):
+            return None
+        session["step_up"] = {"page": name, "next": url_for(name)}
+        params = authorization_params(page.requirement, essential_acr=page.essential)
+        return idp.authorize_redirect(redirect_uri, **params)
+
+    def csrf_token() -> str:
+        """A per-session synchronizer token for the demo's one state-changing form."""
+        if "csrf_token" not in session:
+            session["csrf_token"] = secrets.token_urlsafe(32)
+        return session["csrf_token"]
+
+    def render_protected(template: str, name: str, **context: Any) -> str:
+        claims = session["user"]["claims"]
+        amr = claims.get("amr")
+        return render_template(
+            template,
+            page=PROTECTED[name],
+            claims=claims,
+            amr=", ".join(map(str, amr)) if isinstance(amr, list) else amr,
+            auth_time_utc=_utc(claims.get("auth_time")),
+            **context,
+        )
+
+    @app.get("/billing")
+    def billing() -> Response | str | tuple[str, int]:
+        """Needs the MFA level: a password-only session is sent to the provider first."""
+        try:
+            asked = step_up("billing")
+        except PROVIDER_ERRORS as exc:
+            return provider_error(exc, 502)
+        return asked or render_protected("billing.html", "billing")
+
+    @app.route("/account/delete", methods=["GET", "POST"], endpoint="delete_account")
+    def delete_account() -> Response | str | tuple[str, int]:
+        """Needs ``phr`` within five minutes, checked again when the form is sent."""
+        if request.method == "POST":
+            sent = request.form.get("csrf_token", "")
+            if "csrf_token" not in session or not hmac.compare_digest(
+                sent.encode(), session["csrf_token"].encode()
+            ):
+                return error_page("csrf", "The form expired; open the page again.", 400)
+        try:
+            asked = step_up("delete_account")
+        except PROVIDER_ERRORS as exc:
+            return provider_error(exc, 502)
+        if asked is not None:
+            return asked
+        if request.method == "POST":
+            return render_protected("delete_account.html", "delete_account", deleted=True)
+        return render_protected(
+            "delete_account.html", "delete_account", deleted=False, csrf_token=csrf_token()
+        )
 
     @app.post("/logout")
     def logout() -> Response | tuple[str, int]:

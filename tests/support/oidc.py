@@ -173,3 +173,15 @@ class RelyingParty:
             expected = base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode()
             assert claims["at_hash"] == expected
         return claims
+
+
+def client_credentials_token(server, machine: dict) -> str:
+    """An access token for a machine client (client_credentials, client_secret_basic)."""
+    response = requests.post(
+        server.url + "/token",
+        data={"grant_type": "client_credentials"},
+        auth=(machine["client_id"], machine["client_secret"]),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
