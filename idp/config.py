@@ -88,6 +88,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("REFRESH_TOKEN_TTL", 30 * 86400, int, "absolute lifetime of a refresh family, s"),
     Setting("SESSION_TTL", 12 * 3600, int, "provider sign-in session lifetime, seconds"),
     Setting("PASSWORD_RESET_TTL", 900, int, "seconds a reset link stays valid"),
+    Setting("EMAIL_CHANGE_TTL", 900, int, "seconds a link confirming a new email stays valid"),
     Setting("SELF_REGISTRATION", False, _bool, "allow sign-up from the sign-in page"),
     Setting("ARGON2_TIME_COST", 2, int, "argon2id iterations (OWASP: 2 with 19 MiB)"),
     Setting("ARGON2_MEMORY_COST", 19456, int, "argon2id memory in KiB"),
@@ -168,7 +169,7 @@ def _validate(values: dict) -> None:
     if not 1 <= values["LOCKOUT_THRESHOLD"] <= 100:
         raise ConfigError("IDP_LOCKOUT_THRESHOLD: between 1 and 100 (NIST SP 800-63B)")
     for key in (
-        "ACCESS_TOKEN_TTL", "ID_TOKEN_TTL", "REFRESH_TOKEN_TTL", "SESSION_TTL",
+        "ACCESS_TOKEN_TTL", "ID_TOKEN_TTL", "REFRESH_TOKEN_TTL", "SESSION_TTL", "EMAIL_CHANGE_TTL",
         "CHALLENGE_TTL", "CHALLENGE_MAX_ATTEMPTS", "STEPUP_WINDOW",
         "ELEVATION_LIFETIME",
     ):  # fmt: skip

@@ -43,6 +43,10 @@ class ProfileForm(FlaskForm):
     name = StringField("Name", [Length(max=200)])
 
 
+class ChangeEmailForm(FlaskForm):
+    email = EmailField("New email", [DataRequired(message="Enter the new email."), EMAIL])
+
+
 class ChangePasswordForm(FlaskForm):
     current_password = PasswordField(
         "Current password", [DataRequired(message="Enter your current password.")]

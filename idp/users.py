@@ -6,10 +6,10 @@ import re
 
 from sqlalchemy import select
 
-from idp import audit, devices, passwords, secrets_util
+from idp import audit, devices, links, passwords
 from idp.clock import now
 from idp.extensions import db
-from idp.models import PasswordReset, Role, User
+from idp.models import EmailChange, PasswordReset, Role, User
 from idp.models.tokens import Token, revoke_where
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -85,32 +85,43 @@ def set_password(user: User, password: str, *, event: str) -> None:
 
 def start_password_reset(user: User, ttl: int) -> str:
     """Create a single-use reset secret; only its digest is stored."""
-    secret = secrets_util.token(32)
-    db.session.add(
-        PasswordReset(digest=secrets_util.digest(secret), user_id=user.id, expires_at=now() + ttl)
-    )
+    secret = links.issue(PasswordReset(user_id=user.id), ttl)
     audit.record("password_reset_requested", actor=user.email, subject=user.sub)
     return secret
 
 
 def redeem_password_reset(secret: str) -> User | None:
     """Consume a reset secret atomically; ``None`` if unknown, used or expired."""
-    row = db.session.execute(
-        select(PasswordReset).where(PasswordReset.digest == secrets_util.digest(secret))
-    ).scalar()
-    if row is None or row.used_at is not None or row.expires_at <= now():
-        return None
-    consumed = db.session.execute(
-        PasswordReset.__table__.update()
-        .where(PasswordReset.id == row.id, PasswordReset.used_at.is_(None))
-        .values(used_at=now())
-    )
-    return db.session.get(User, row.user_id) if consumed.rowcount == 1 else None
+    row = links.consume(PasswordReset, secret)
+    return db.session.get(User, row.user_id) if row is not None else None
 
 
 def peek_password_reset(secret: str) -> bool:
     """Whether a reset link is still usable, to show the form or an explanation."""
-    row = db.session.execute(
-        select(PasswordReset).where(PasswordReset.digest == secrets_util.digest(secret))
-    ).scalar()
-    return row is not None and row.used_at is None and row.expires_at > now()
+    return links.peek(PasswordReset, secret) is not None
+
+
+def request_email_change(user: User, new_email: str, ttl: int) -> str | None:
+    """Start changing ``user``'s email: a link secret for the new address, or ``None`` when the
+    address already has an account (the caller tells that address, not the requester)."""
+    new_email = check_email(new_email)
+    if new_email == user.email:
+        raise ValueError("That is already your email.")
+    taken = by_email(new_email) is not None
+    audit.record(
+        "email_change_requested", actor=user.email, subject=user.sub, to=new_email,
+        outcome="address_taken" if taken else "success",
+    )  # fmt: skip
+    return None if taken else links.issue(EmailChange(user_id=user.id, new_email=new_email), ttl)
+
+
+def confirm_email_change(secret: str) -> tuple[User, str] | None:
+    """Use a change link: the user and their previous email, or ``None`` if the link is not
+    valid (unknown, used, expired) or the address was taken in the meantime."""
+    row = links.consume(EmailChange, secret)
+    if row is None or by_email(row.new_email) is not None:
+        return None
+    user = db.session.get(User, row.user_id)
+    before, user.email = user.email, row.new_email
+    audit.record("email_changed", actor=before, subject=user.sub, before=before, after=user.email)
+    return user, before

@@ -7,7 +7,7 @@ from idp.models.factor import BackupCode, Challenge, Factor
 from idp.models.policy import DefaultPolicy, PolicyOverride
 from idp.models.session import AuthenticationEvent, Consent, LoginSession
 from idp.models.tokens import AuthorizationCode, Token
-from idp.models.user import PasswordReset, Role, User
+from idp.models.user import EmailChange, PasswordReset, Role, User
 
 __all__ = [
     "AuditEvent",
@@ -18,6 +18,7 @@ __all__ = [
     "Client",
     "Consent",
     "DefaultPolicy",
+    "EmailChange",
     "Factor",
     "LoginSession",
     "PasswordReset",

@@ -3,6 +3,7 @@ window (``IDP_STEPUP_WINDOWS``), and only what is missing is asked."""
 
 from __future__ import annotations
 
+import email
 import re
 import time
 
@@ -17,9 +18,12 @@ NEW_PASSWORD = "a brand new passphrase"
 
 @pytest.fixture(scope="module")
 def windowed(tmp_path_factory):
-    """A provider where changing the password needs a second factor of the last 2 seconds."""
+    """A provider where changing the password or the email needs a second factor of the last
+    2 seconds."""
     live = make_server(
-        tmp_path_factory.mktemp("idp-stepup"), None, STEPUP_WINDOWS="change_password=2"
+        tmp_path_factory.mktemp("idp-stepup"),
+        None,
+        STEPUP_WINDOWS="change_password=2,change_email=2",
     )
     live.start()
     yield live
@@ -51,6 +55,17 @@ def test_each_operation_has_its_own_window_and_step_up_asks_only_the_second_fact
 
     refused = _change_password(browser, person)
     assert refused.status_code == 303 and "/mfa/" in refused.headers["Location"]
+    account = browser.get(windowed.url + "/account/")
+    email_change = browser.post(
+        windowed.url + "/account/email",
+        data={"csrf_token": csrf_token(account.text), "email": "elsewhere@example.com"},
+        allow_redirects=False,
+    )
+    assert email_change.status_code == 303 and "/mfa/" in email_change.headers["Location"]
+    sent_to = {
+        email.message_from_bytes(p.read_bytes())["To"] for p in windowed.instance.glob("outbox/*")
+    }
+    assert "elsewhere@example.com" not in sent_to  # nothing was started
     page = browser.get(windowed.url + "/account/security/")
     regenerated = browser.post(
         windowed.url + "/account/security/backup-codes",
