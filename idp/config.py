@@ -235,6 +235,9 @@ def _refuse_insecure(values: dict, scheme: str) -> None:
         raise ConfigError("IDP_DATABASE_URL: production needs an explicit database URL")
     if not values["ENCRYPTION_KEY"]:
         raise ConfigError("IDP_ENCRYPTION_KEY: production needs an explicit encryption key")
+    plain = [o for o in values["WEBAUTHN_ORIGINS"] if urlsplit(o).scheme != "https"]
+    if plain:
+        raise ConfigError(f"IDP_WEBAUTHN_ORIGINS: production needs https origins, not {plain[0]}")
 
 
 def _fill_defaults(values: dict) -> None:
