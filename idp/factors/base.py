@@ -48,12 +48,12 @@ class CoolingDown(FactorError):
 
     def __init__(self, until: int) -> None:
         self.until = until
-        super().__init__("Too many wrong codes. Please wait before trying again.")
+        super().__init__("Too many failed attempts. Please wait before trying again.")
 
 
 class FactorLocked(FactorError):
     def __init__(self) -> None:
         super().__init__(
-            "This method is locked after too many wrong codes. Use another method, "
+            "This method is locked after too many failed attempts. Use another method, "
             "or ask an administrator to unlock it."
         )
