@@ -129,7 +129,7 @@ def roles_create(name: str, description: str) -> None:
 def roles_list() -> None:
     for role in db.session.execute(select(Role).order_by(Role.name)).scalars():
         data = {"name": role.name, "description": role.description}
-        click.echo(json.dumps({**data, **policies.describe(role.policy)}))
+        click.echo(json.dumps({**data, **policies.describe(policies.policy_of(role))}))
 
 
 roles_group.add_command(roles_set_policy)
@@ -181,17 +181,31 @@ def clients_create(
     click.echo(json.dumps(_client_json(client, secret), indent=2))
 
 
-@clients_group.command("set-acr", help="Set a client's minimum acr and default acr values.")
+@clients_group.command(
+    "set-acr", help="Change a client's minimum acr and default acr values; others stay."
+)
 @click.argument("client_id")
 @acr_options
+@click.option("--no-minimum-acr", is_flag=True, help="Remove the client's minimum acr.")
+@click.option("--clear-default-acr", is_flag=True, help="Remove the default acr values.")
 @in_app
-def clients_set_acr(client_id: str, minimum_acr: str | None, default_acr: tuple[str, ...]) -> None:
+def clients_set_acr(
+    client_id: str,
+    minimum_acr: str | None,
+    default_acr: tuple[str, ...],
+    no_minimum_acr: bool,
+    clear_default_acr: bool,
+) -> None:
     from idp.clients import set_acr_policy
 
     client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
     if client is None:
         raise LookupError(f"no client {client_id}")
-    set_acr_policy(client, minimum_acr, list(default_acr))
+    if (minimum_acr and no_minimum_acr) or (default_acr and clear_default_acr):
+        raise ValueError("give a value or its removal, not both")
+    minimum = None if no_minimum_acr else minimum_acr or client.minimum_acr
+    defaults = [] if clear_default_acr else list(default_acr) or client.default_acr_values
+    set_acr_policy(client, minimum, defaults)
     db.session.commit()
     click.echo(json.dumps(_client_json(client)))
 

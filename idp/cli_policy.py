@@ -63,6 +63,8 @@ def _changed(policy: MfaPolicy, options: dict) -> MfaPolicy:
     changes = {k: v for k, v in options.items() if v is not None}
     if "factors" in changes:
         kinds = {k.strip() for k in changes["factors"].split(",") if k.strip()}
+        if not kinds:
+            raise ValueError("--factors: name at least one kind, or 'any'")
         changes["factors"] = None if kinds == {"any"} else frozenset(kinds)
     if changes.get("factor_max_age") == 0:
         changes["factor_max_age"] = None
@@ -75,9 +77,9 @@ def _changed(policy: MfaPolicy, options: dict) -> MfaPolicy:
 @in_app
 def roles_set_policy(name: str, **options) -> None:
     role = users.role(name)
-    policies.set_role_policy(role, _changed(role.policy, options), actor="cli")
+    policies.set_role_policy(role, _changed(policies.policy_of(role), options), actor="cli")
     db.session.commit()
-    click.echo(json.dumps({"role": role.name, **policies.describe(role.policy)}))
+    click.echo(json.dumps({"role": role.name, **policies.describe(policies.policy_of(role))}))
 
 
 @click.group("policy", help="The MFA policy: global default, roles, per-user overrides.")
@@ -90,18 +92,18 @@ def policy_group() -> None:
 @in_app
 def policy_set_default(**options) -> None:
     row = policies.default_row()
-    policies.set_default_policy(_changed(row.policy, options), actor="cli")
+    policies.set_default_policy(_changed(policies.policy_of(row), options), actor="cli")
     db.session.commit()
-    click.echo(json.dumps({"default": policies.describe(row.policy)}))
+    click.echo(json.dumps({"default": policies.describe(policies.policy_of(row))}))
 
 
 @policy_group.command("show", help="Print the default, every role's policy and the overrides.")
 @in_app
 def policy_show() -> None:
     data = {
-        "default": policies.describe(policies.default_row().policy),
+        "default": policies.describe(policies.policy_of(policies.default_row())),
         "roles": {
-            role.name: policies.describe(role.policy)
+            role.name: policies.describe(policies.policy_of(role))
             for role in db.session.execute(select(Role).order_by(Role.name)).scalars()
         },
         "overrides": [

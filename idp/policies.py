@@ -15,6 +15,7 @@ from idp import audit
 from idp.clock import now
 from idp.extensions import db
 from idp.models import DefaultPolicy, PolicyOverride, Role, User
+from idp.models.policy import PolicyColumns
 from idp.policy import rules
 from idp.policy.rules import MfaPolicy, Override
 
@@ -31,6 +32,27 @@ class PolicyInputs:
         return rules.effective(self.default, self.roles, self.override, now())
 
 
+def policy_of(row: PolicyColumns) -> MfaPolicy:
+    """The stored columns of a role or the default as the policy engine's value."""
+    return MfaPolicy(
+        mode=row.mfa_mode,
+        factors=frozenset(row.mfa_factors) if row.mfa_factors is not None else None,
+        remember_device=row.remember_device,
+        factor_max_age=row.factor_max_age,
+        grace_signins=row.grace_signins,
+        grace_days=row.grace_days,
+    )
+
+
+def _store(row: PolicyColumns, policy: MfaPolicy) -> None:
+    row.mfa_mode = policy.mode
+    row.mfa_factors = sorted(policy.factors) if policy.factors is not None else None
+    row.remember_device = policy.remember_device
+    row.factor_max_age = policy.factor_max_age
+    row.grace_signins = policy.grace_signins
+    row.grace_days = policy.grace_days
+
+
 def describe(policy: MfaPolicy) -> dict:
     """A policy as JSON-ready data (CLI output and audit before/after)."""
     data = dataclasses.asdict(policy)
@@ -42,7 +64,8 @@ def default_row() -> DefaultPolicy:
     """The global default policy, created (mode off) the first time it is asked for."""
     row = db.session.get(DefaultPolicy, 1)
     if row is None:
-        row = DefaultPolicy(id=1, policy=MfaPolicy())
+        row = DefaultPolicy(id=1)
+        _store(row, MfaPolicy())
         db.session.add(row)
     return row
 
@@ -57,14 +80,15 @@ def inputs(user: User) -> PolicyInputs:
     row = db.session.get(DefaultPolicy, 1)
     found = override_of(user)
     return PolicyInputs(
-        default=row.policy if row is not None else MfaPolicy(),
-        roles=tuple(r.policy for r in user.roles),
+        default=policy_of(row) if row is not None else MfaPolicy(),
+        roles=tuple(policy_of(r) for r in user.roles),
         override=Override(found.kind, found.until, found.reason) if found else None,
     )
 
 
 def set_role_policy(role: Role, policy: MfaPolicy, *, actor: str) -> None:
-    before, role.policy = role.policy, policy
+    before = policy_of(role)
+    _store(role, policy)
     audit.record(
         "role_policy_changed", actor=actor, role=role.name,
         before=describe(before), after=describe(policy),
@@ -73,7 +97,8 @@ def set_role_policy(role: Role, policy: MfaPolicy, *, actor: str) -> None:
 
 def set_default_policy(policy: MfaPolicy, *, actor: str) -> None:
     row = default_row()
-    before, row.policy = row.policy, policy
+    before = policy_of(row)
+    _store(row, policy)
     audit.record(
         "default_policy_changed", actor=actor, before=describe(before), after=describe(policy)
     )

@@ -13,7 +13,7 @@ from idp import devices, policies
 from idp.clock import now
 from idp.factors import registry
 from idp.models import LoginSession, User
-from idp.policy import AuthContext, AuthEvent, Fail, Interact, Proceed, decide
+from idp.policy import AuthContext, AuthEvent, FactorOption, Fail, Interact, Proceed, decide
 
 #: Cookie-session flag: the user postponed enrollment in this sign-in session (a new sign-in
 #: clears the whole cookie session, so the next sign-in asks again).
@@ -32,7 +32,7 @@ def facts(user: User) -> dict:
     return {
         "user_id": user.sub,
         "roles": frozenset(r.name for r in user.roles),
-        "factors": registry.options(user),
+        "factors": tuple(FactorOption(f.kind, registry.amr_of(f)) for f in registry.factors(user)),
         "trusted_device": devices.trusted(user),
         "default_policy": stored.default,
         "role_policies": stored.roles,

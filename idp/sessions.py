@@ -19,6 +19,8 @@ from idp.models import AuthenticationEvent, LoginSession, User
 
 MAX_PENDING = 5
 PENDING_TTL = 1800
+#: The waiting authorization request an enrollment page resumes when a factor is added.
+AFTER_ENROLL = "after_enroll"
 
 
 def current() -> LoginSession | None:
@@ -57,8 +59,11 @@ def sign_in(user: User, method: str, amr: list[str], for_request: str | None) ->
     pending = session.get("pending", {})
     if for_request in pending:
         pending[for_request]["a"] = True
+    after_enroll = session.get(AFTER_ENROLL)
     session.clear()
     session["pending"] = pending
+    if after_enroll is not None:  # a re-authentication on the way to enrolling keeps it
+        session[AFTER_ENROLL] = after_enroll
     row = LoginSession(
         id=secrets_util.token(24),
         user_id=user.id,
@@ -124,6 +129,16 @@ def pending_query(key: str | None) -> str | None:
 def skip_enrollment() -> None:
     """The user postponed enrolling a second factor: not asked again in this sign-in session."""
     session[policy_facts.ENROLLMENT_SKIPPED] = True
+
+
+def enrolling_for(key: str) -> None:
+    """An enrollment page was opened for this waiting request: resume it after enrolling."""
+    session[AFTER_ENROLL] = key
+
+
+def take_enrollment_request() -> str | None:
+    """The request an enrollment was for (forgotten once taken)."""
+    return session.pop(AFTER_ENROLL, None)
 
 
 def want_kinds(key: str, kinds: frozenset[str]) -> None:

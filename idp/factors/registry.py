@@ -10,7 +10,6 @@ from idp.factors import backup_codes, passkey, totp
 from idp.factors.base import FactorError, Verification
 from idp.models import Factor, User
 from idp.models.factor import FactorKind, FactorStatus
-from idp.policy import FactorOption
 
 LABELS = {
     FactorKind.TOTP.value: "Authenticator app",
@@ -43,17 +42,11 @@ KIND_AMR = {
 }
 
 
-def options(user: User) -> tuple[FactorOption, ...]:
-    """The user's active factors as the policy sees them: kind and the amr each would add."""
-    return tuple(
-        FactorOption(
-            f.kind,
-            frozenset({passkey.key_amr(f)})
-            if f.kind == FactorKind.PASSKEY.value
-            else KIND_AMR[f.kind],
-        )
-        for f in factors(user)
-    )
+def amr_of(factor: Factor) -> frozenset[str]:
+    """The amr values answering this factor adds (a passkey's depend on the key)."""
+    if factor.kind == FactorKind.PASSKEY.value:
+        return frozenset({passkey.key_amr(factor)})
+    return KIND_AMR[factor.kind]
 
 
 def owned(user: User, factor_id: int) -> Factor | None:

@@ -7,11 +7,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
 from idp.extensions import db
-from idp.policy.rules import MfaPolicy
 
 
 class PolicyColumns:
-    """An ``MfaPolicy`` as columns (see ``idp.policy.rules`` for what each means)."""
+    """An MFA policy as columns (``idp.policies`` converts them to the engine's ``MfaPolicy``)."""
 
     mfa_mode: Mapped[str] = mapped_column(String(16), default="off", server_default="off")
     mfa_factors: Mapped[list | None] = mapped_column(JSON, nullable=True)
@@ -19,26 +18,6 @@ class PolicyColumns:
     factor_max_age: Mapped[int | None] = mapped_column(nullable=True)
     grace_signins: Mapped[int] = mapped_column(default=0, server_default="0")
     grace_days: Mapped[int] = mapped_column(default=0, server_default="0")
-
-    @property
-    def policy(self) -> MfaPolicy:
-        return MfaPolicy(
-            mode=self.mfa_mode,
-            factors=frozenset(self.mfa_factors) if self.mfa_factors is not None else None,
-            remember_device=self.remember_device,
-            factor_max_age=self.factor_max_age,
-            grace_signins=self.grace_signins,
-            grace_days=self.grace_days,
-        )
-
-    @policy.setter
-    def policy(self, value: MfaPolicy) -> None:
-        self.mfa_mode = value.mode
-        self.mfa_factors = sorted(value.factors) if value.factors is not None else None
-        self.remember_device = value.remember_device
-        self.factor_max_age = value.factor_max_age
-        self.grace_signins = value.grace_signins
-        self.grace_days = value.grace_days
 
 
 class DefaultPolicy(PolicyColumns, db.Model):

@@ -23,7 +23,7 @@ from idp.models.statements import DriverStatement
 class AuthenticationContextColumns:
     """acr, amr, auth_time and sid copied from the sign-in session; never recomputed later."""
 
-    acr: Mapped[str] = mapped_column(String(64), default="")
+    acr: Mapped[str] = mapped_column(String(200), default="")
     amr: Mapped[list] = mapped_column(JSON, default=list)
     auth_time: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     sid: Mapped[str | None] = mapped_column(String(64), nullable=True)

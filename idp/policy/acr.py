@@ -88,15 +88,26 @@ def parse_levels(levels_json: str, aliases_json: str) -> Levels:
         order = tuple((name, _amr_sets(name, sets)) for name, sets in data.items())
     names = {name for name, _ in order}
     if not aliases_json:
+        _check_names(list(names))
         kept = {a: t for a, t in DEFAULT.aliases.items() if t in names}
         return Levels(order=order, aliases=kept)
     aliases = json.loads(aliases_json)
     if not isinstance(aliases, dict):
         raise ValueError("aliases must be a JSON object of alias -> level")
+    _check_names([*names, *map(str, aliases)])
     unknown = sorted(t for t in aliases.values() if t not in names)
     if unknown:
         raise ValueError(f"aliases name unknown levels: {', '.join(unknown)}")
     return Levels(order=order, aliases=aliases)
+
+
+MAX_NAME = 200  # the acr columns of codes and tokens
+
+
+def _check_names(names: list[str]) -> None:
+    long = [n for n in names if not 0 < len(n) <= MAX_NAME]
+    if long:
+        raise ValueError(f"level and alias names are 1 to {MAX_NAME} characters: {long[0][:40]!r}")
 
 
 def _amr_sets(name: str, sets: object) -> AmrSets:

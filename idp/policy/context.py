@@ -121,16 +121,19 @@ class AuthContext:
 
     @property
     def has_second_factor(self) -> bool:
-        """A counted authentication in the session used a second factor the policy allows."""
-        policy = self.policy
+        """A counted second factor that meets the policy: of a kind it allows when the user
+        has one; any of the user's own otherwise (until they enroll an allowed kind, the
+        factors they have keep protecting them)."""
+        policy, allowed_only = self.policy, bool(self.usable_factors)
         return any(
-            e.is_second_factor and (e.kind is None or policy.allows(e.kind))
+            e.is_second_factor and (not allowed_only or e.kind is None or policy.allows(e.kind))
             for e in self.counted_events
         )
 
     @property
-    def factor_kinds(self) -> frozenset[str]:
-        return frozenset(f.kind for f in self.factors)
+    def routine_factors(self) -> tuple[FactorOption, ...]:
+        """The user's second factors used at every sign-in (not backup codes)."""
+        return tuple(f for f in self.factors if f.kind in ROUTINE_SECOND_FACTORS)
 
     @property
     def allowed_factors(self) -> tuple[FactorOption, ...]:

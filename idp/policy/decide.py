@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from idp.policy.amr import with_mfa
-from idp.policy.context import ROUTINE_SECOND_FACTORS, AuthContext
+from idp.policy.context import AuthContext
 
 UNMET = "unmet_authentication_requirements"
 
@@ -81,7 +81,7 @@ def _max_age(ctx: AuthContext) -> bool:
 
 def _operation_reauth(ctx: AuthContext) -> bool:
     """A sensitive operation by a user without a second factor: a recent sign-in instead."""
-    if ctx.operation is None or _routine_factors(ctx):
+    if ctx.operation is None or ctx.routine_factors:
         return False
     return ctx.auth_time is None or ctx.auth_time < ctx.now - ctx.operation_window
 
@@ -89,17 +89,13 @@ def _operation_reauth(ctx: AuthContext) -> bool:
 # --- mfa -----------------------------------------------------------------------------------
 
 
-def _routine_factors(ctx: AuthContext) -> tuple:
-    return tuple(f for f in ctx.factors if f.kind in ROUTINE_SECOND_FACTORS)
-
-
 def _mfa_missing(ctx: AuthContext) -> bool:
-    """A user with a usable second factor uses it at every sign-in.
+    """A user with a second factor uses it at every sign-in (one the policy allows, if any).
 
     A remembered browser skips this routine check when the policy allows it; explicit acr
     requests are the acr check's business and are never met by a remembered browser.
     """
-    if ctx.operation is not None or not ctx.usable_factors or ctx.has_second_factor:
+    if ctx.operation is not None or not ctx.routine_factors or ctx.has_second_factor:
         return False
     return not (ctx.trusted_device and ctx.policy.remember_device)
 
@@ -122,7 +118,7 @@ def _step_up_targets(ctx: AuthContext) -> tuple[str, ...]:
 
 
 def _acr_groups(ctx: AuthContext) -> tuple[tuple[str, ...], ...]:
-    voluntary = ctx.acr_values or ctx.client_default_acr
+    voluntary = ctx.acr_values or (() if ctx.essential_acr else ctx.client_default_acr)
     minimum = (ctx.client_minimum_acr,) if ctx.client_minimum_acr else ()
     return tuple(g for g in (ctx.essential_acr, minimum, voluntary) if g)
 
@@ -135,7 +131,7 @@ def _amr_options(ctx: AuthContext) -> tuple[frozenset[str], ...]:
 def _operation_step_up(ctx: AuthContext) -> bool:
     """A sensitive operation needs a second factor within its window; a remembered browser
     never counts."""
-    if ctx.operation is None or not _routine_factors(ctx):
+    if ctx.operation is None or not ctx.routine_factors:
         return False
     oldest = ctx.now - ctx.operation_window
     return not any(e.is_second_factor and e.at >= oldest for e in ctx.events)
@@ -268,15 +264,21 @@ def decide(ctx: AuthContext) -> Proceed | Interact | Fail:
 
 
 def _helpful_kinds(ctx: AuthContext) -> frozenset[str]:
-    """The factor kinds that would meet the requested levels; empty means any will do."""
+    """The factor kinds the second-factor step should offer: those reaching the requested
+    levels, else those the routine check accepts (allowed kinds, or the user's own when none
+    is allowed), with backup codes for recovery. Empty means any."""
     targets = _step_up_targets(ctx) if ctx.operation is None else ()
-    if not targets:
+    if targets:
+        return frozenset(
+            f.kind
+            for f in ctx.allowed_factors
+            if all(ctx.levels.satisfied(t, with_mfa(set(ctx.amr) | f.amr)) for t in targets)
+        )
+    if ctx.operation is not None:
         return frozenset()
-    return frozenset(
-        f.kind
-        for f in ctx.allowed_factors
-        if all(ctx.levels.satisfied(t, with_mfa(set(ctx.amr) | f.amr)) for t in targets)
-    )
+    routine = ctx.usable_factors or ctx.routine_factors
+    recovery = {f.kind for f in ctx.factors if f.kind == "backup_codes"}
+    return frozenset({f.kind for f in routine} | recovery)
 
 
 def _reported_acr(ctx: AuthContext) -> str:

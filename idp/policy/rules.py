@@ -31,7 +31,9 @@ SENSITIVE_OPERATIONS = (
 class MfaPolicy:
     """What a role (or the global default) asks of its members' second factors.
 
-    ``factors`` None allows every kind. ``factor_max_age`` (seconds) re-asks a second factor
+    ``factors`` None allows every kind; an empty set (only ever the combination of roles that
+    allow disjoint kinds) allows none, so a required enrollment cannot be met until an admin
+    resolves the conflict. ``factor_max_age`` (seconds) re-asks a second factor
     older than that. ``grace_signins`` / ``grace_days`` let a member of a ``required`` role skip
     enrollment that many sign-ins / days before it blocks; 0 means no grace.
     """
@@ -49,8 +51,6 @@ class MfaPolicy:
         if self.factors is not None and not self.factors <= set(FACTOR_KINDS):
             unknown = ", ".join(sorted(self.factors - set(FACTOR_KINDS)))
             raise ValueError(f"unknown factor kinds: {unknown}")
-        if self.factors is not None and not self.factors:
-            raise ValueError("allow at least one factor kind")
         if (self.factor_max_age or 0) < 0 or self.grace_signins < 0 or self.grace_days < 0:
             raise ValueError("ages and grace must not be negative")
 
@@ -74,13 +74,13 @@ class Override:
 def strictest(policies: Iterable[MfaPolicy]) -> MfaPolicy:
     """Combine policies into one at least as strict as each of them, whatever their order.
 
-    Allowed kinds are those every policy allows; when the roles allow disjoint kinds that
-    would allow nothing (a member could never sign in), so any kind one of them allows counts.
+    Allowed kinds are those every policy allows (possibly none: a required enrollment then
+    cannot be met, and its page tells the user to contact an administrator).
     Grace is the least among the policies that require MFA (grace only softens ``required``).
     """
     items = list(policies) or [MfaPolicy()]
     kinds = [p.factors for p in items if p.factors is not None]
-    factors = frozenset.intersection(*kinds) or frozenset.union(*kinds) if kinds else None
+    factors = frozenset.intersection(*kinds) if kinds else None
     ages = [p.factor_max_age for p in items if p.factor_max_age is not None]
     requiring = [p for p in items if p.mode == "required"] or items
     return MfaPolicy(

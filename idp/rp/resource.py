@@ -55,9 +55,21 @@ def require_auth(
     levels: AcrLevels = DEFAULT_LEVELS,
     realm: str | None = None,
 ) -> Callable[[View], View]:
-    """Protect a view: a valid access token whose authentication meets the requirement."""
+    """Protect a view: a valid access token whose authentication meets the requirement.
+
+    RFC 9470 can only ask a client for ``acr_values`` and ``max_age``: pair an ``amr``
+    requirement with an acr level that implies it, or a client cannot step up to meet it.
+    Bad values (characters a header cannot carry) fail here, not at request time.
+    """
     requirement = Requirement(
         acr_values=tuple(_split(acr_values)), amr=tuple(_split(amr)), max_age=max_age
+    )
+    bearer_challenge(  # raises ValueError for a value the WWW-Authenticate header cannot carry
+        INSUFFICIENT_USER_AUTHENTICATION,
+        "check",
+        acr_values=requirement.acr_values,
+        max_age=requirement.max_age,
+        realm=realm,
     )
 
     def decorator(view: View) -> View:

@@ -61,18 +61,19 @@ def change_password():
     user = sessions.signed_in_user()
     if user is None:
         return sign_in_first("account", 303)
+    form = ChangePasswordForm()
+    if not form.validate_on_submit():
+        return _page(password=form, status=400)
     refused = step_up(user, "change_password", "account")
     if refused is not None:
         return refused
-    form = ChangePasswordForm()
-    if form.validate_on_submit():
-        if verify(user.password_hash, form.current_password.data):
-            users.set_password(user, form.password.data, event="password_changed")
-            db.session.commit()
-            flash("Your password was changed.")
-            return redirect(url_for("account.index"), code=303)
+    if not verify(user.password_hash, form.current_password.data):
         form.current_password.errors.append("That is not your current password.")
-    return _page(password=form, status=400)
+        return _page(password=form, status=400)
+    users.set_password(user, form.password.data, event="password_changed")
+    db.session.commit()
+    flash("Your password was changed.")
+    return redirect(url_for("account.index"), code=303)
 
 
 @bp.route("/email", methods=["POST"])
@@ -80,12 +81,12 @@ def change_email():
     user = sessions.signed_in_user()
     if user is None:
         return sign_in_first("account", 303)
-    refused = step_up(user, "change_email", "account")
-    if refused is not None:
-        return refused
     form = ChangeEmailForm()
     if not form.validate_on_submit():
         return _page(email=form, status=400)
+    refused = step_up(user, "change_email", "account")
+    if refused is not None:
+        return refused
     ttl = current_app.config["EMAIL_CHANGE_TTL"]
     try:
         secret = users.request_email_change(user, form.email.data, ttl)

@@ -24,7 +24,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from idp import devices, ratelimit, sessions
+from idp import ratelimit, sessions
 from idp.extensions import db
 from idp.factors import backup_codes, challenges, delivered_code, registry
 from idp.factors.base import CoolingDown, FactorError
@@ -36,6 +36,7 @@ from idp.views.flow import (
     continue_to,
     factor_enrolled,
     other_factors,
+    remember_days,
     second_factor_passed,
     second_factor_step,
     sign_in_first,
@@ -359,6 +360,6 @@ def _verify_page(form, factor, user, status=200, cooldown=None, send_error=None)
         labels=registry.LABELS,
         cooldown=cooldown or try_again_at(send_error, None),
         send_error=str(send_error) if send_error else None,
-        remember_days=current_app.config["REMEMBER_DEVICE_DAYS"] if devices.enabled() else 0,
+        remember_days=remember_days(user),
     )
     return body, status

@@ -17,16 +17,16 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 
 from idp import audit, policies, policy_facts, sessions
+from idp.clock import now
 from idp.extensions import db
 from idp.factors import registry
 from idp.forms import ConfirmForm
 from idp.policy import Interact
-from idp.views.flow import AFTER_ENROLL, continue_to
+from idp.views.flow import continue_to
 from idp.views.security import ENROLL_PAGES
 
 bp = Blueprint("enroll", __name__, url_prefix="/enroll")
@@ -52,7 +52,7 @@ def index():
         return redirect(url_for("auth.login", next=next_key))
     if decision is None:
         return continue_to(next_key)
-    session[AFTER_ENROLL] = next_key
+    sessions.enrolling_for(next_key)
     policy = policies.inputs(user).effective()
     return render_template(
         "enroll.html",
@@ -73,7 +73,7 @@ def index():
 def _grace_until(user, policy) -> str | None:
     if not policy.grace_days:
         return None
-    started = user.grace_started_at or int(datetime.now(UTC).timestamp())
+    started = user.grace_started_at or now()
     end = datetime.fromtimestamp(started + policy.grace_days * 86400, UTC)
     return end.strftime("%d %B %Y")
 
@@ -94,6 +94,6 @@ def skip():
         else:
             audit.record("enrollment_skipped", actor=user.email, subject=user.sub)
         sessions.skip_enrollment()
-        session.pop(AFTER_ENROLL, None)
+        sessions.take_enrollment_request()
         db.session.commit()
     return continue_to(next_key)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Container
 from datetime import UTC, datetime
 
-from flask import abort, flash, redirect, session, url_for
+from flask import abort, current_app, flash, redirect, url_for
 
-from idp import audit, devices, policy_facts, sessions
+from idp import audit, devices, policies, policy_facts, sessions
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import registry, throttle
@@ -21,13 +21,12 @@ ACCOUNT_PAGES = {"account": "account.index", "security": "security.index"}
 #: What each sensitive operation is, for the page that asks to sign in again first.
 OPERATION_TEXT = {
     "add_factor": "adding a sign-in method",
+    "change_email": "changing your email",
     "change_password": "changing your password",
     "regenerate_backup_codes": "making new backup codes",
     "revoke_devices": "forgetting remembered browsers",
     "remove_factor": "removing a sign-in method",
 }
-#: Cookie-session key: the authorization request an enroll prompt is waiting to resume.
-AFTER_ENROLL = "after_enroll"
 
 
 def continue_to(next_key: str | None):
@@ -70,10 +69,16 @@ def step_up(user: User, operation: str, back: str):
     if isinstance(decision, Interact) and decision.prompt == "mfa":
         flash("To change this, confirm it is you with your second factor first.")
         return redirect(url_for("mfa.choose", next=back), code=303)
-    sessions.sign_out()
     flash(f"For your security, sign in again before {OPERATION_TEXT.get(operation, 'this')}.")
-    db.session.commit()
     return redirect(url_for("auth.login", next=back), code=303)
+
+
+def remember_days(user: User) -> int:
+    """How long "remember this browser" lasts for this user; 0 hides the box (turned off, or
+    the user's policy does not let a remembered browser skip the second factor)."""
+    if not devices.enabled() or not policies.inputs(user).effective().remember_device:
+        return 0
+    return current_app.config["REMEMBER_DEVICE_DAYS"]
 
 
 def second_factor_passed(
@@ -87,7 +92,7 @@ def second_factor_passed(
     audit.record("second_factor_passed", actor=user.email, subject=user.sub, method=result.method)
     if result.method == "backup_code":
         throttle.unlock_all(user.id, actor=user.email, subject=user.sub)
-    if remember and devices.enabled():
+    if remember and remember_days(user):
         devices.remember(user, response)
     return response
 
@@ -108,14 +113,14 @@ def factor_enrolled(user: User, factor: Factor) -> None:
     """A factor was just activated by answering it: that proof of possession counts as a
     second factor in this sign-in session (no second prompt right after enrolling)."""
     login_session = sessions.current()
-    option = next((o for o in registry.options(user) if o.kind == factor.kind), None)
-    if login_session is not None and option is not None:
-        sessions.add_event(login_session, KIND_METHOD[factor.kind], sorted(option.amr))
+    if login_session is not None:
+        amr = sorted(registry.amr_of(factor))
+        sessions.add_event(login_session, KIND_METHOD[factor.kind], amr)
 
 
 def after_enrollment():
     """Where a finished enrollment goes: the sign-in that asked for it, or the security page."""
-    key = session.pop(AFTER_ENROLL, None)
+    key = sessions.take_enrollment_request()
     if sessions.pending_query(key) is not None:
         return continue_to(key)
     return redirect(url_for("security.index"), code=303)

@@ -18,6 +18,7 @@ from idp.models.factor import FactorKind
 from idp.views.flow import (
     continue_to,
     other_factors,
+    remember_days,
     second_factor_passed,
     second_factor_step,
     try_again_at,
@@ -105,6 +106,6 @@ def _page(form, factor, user, status: int = 200, cooldown: str | None = None):
         labels=registry.LABELS,
         cooldown=cooldown,
         backup=factor.kind == FactorKind.BACKUP_CODES.value,
-        remember_days=current_app.config["REMEMBER_DEVICE_DAYS"],
+        remember_days=remember_days(user),
     )
     return body, status

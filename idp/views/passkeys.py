@@ -26,7 +26,7 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError
 
-from idp import audit, devices, ratelimit, secrets_util, sessions
+from idp import audit, ratelimit, secrets_util, sessions
 from idp.clock import now
 from idp.crypto import keyring
 from idp.extensions import db
@@ -39,6 +39,7 @@ from idp.views.flow import (
     factor_enrolled,
     may,
     other_factors,
+    remember_days,
     second_factor_passed,
     second_factor_step,
     sign_in_first,
@@ -181,7 +182,7 @@ def second_factor(factor_id: int):
         next_key=next_key,
         others=others,
         labels=registry.LABELS,
-        remember_days=current_app.config["REMEMBER_DEVICE_DAYS"] if devices.enabled() else 0,
+        remember_days=remember_days(user),
     )
 
 

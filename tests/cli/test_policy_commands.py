@@ -42,6 +42,7 @@ def stages() -> list[dict]:
                              "--reason", "lost phone"),
             "unknown role": ("roles", "set-policy", f"nobody-{RUN}", "--mode", "required"),
             "unknown kind": ("roles", "set-policy", STAFF, "--factors", "pigeon"),
+            "no kind": ("roles", "set-policy", STAFF, "--factors", ","),
             "bad mode": ("roles", "set-policy", STAFF, "--mode", "sometimes"),
             "override in the past": ("users", "override", ALICE, "--require", "--until",
                                      "2001-01-01", "--reason", "x"),
@@ -54,13 +55,24 @@ def stages() -> list[dict]:
                                       "--exempt", "--until", "2099-01-01", "--reason", "x"),
         },
         {"admins again": ("roles", "set-policy", ADMINS, "--grace-signins", "1")},
+        {"client default only": ("clients", "set-acr", "CLIENT", "--default-acr", "1")},
+        {"client clear minimum": ("clients", "set-acr", "CLIENT", "--no-minimum-acr")},
         {"show": ("policy", "show"), "roles list": ("roles", "list")},
     ]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def ran(instance) -> dict:
-    return run_stages(stages(), instance.env)
+    """Stage after stage; ``CLIENT`` stands for the id of the client the first stage made."""
+    results: dict = {}
+    for stage in stages():
+        if "client" in results:
+            client_id = json.loads(results["client"].stdout)["client_id"]
+            stage = {
+                k: tuple(client_id if a == "CLIENT" else a for a in v) for k, v in stage.items()
+            }
+        results.update(run_stages([stage], instance.env))
+    return results
 
 
 def test_set_policy_prints_the_whole_policy(ran):
@@ -93,6 +105,13 @@ def test_roles_list_shows_each_policy(ran):
     assert listed[STAFF]["mode"] == "recommended" and listed[ADMINS]["factor_max_age"] == 3600
 
 
+def test_set_acr_changes_only_what_it_is_given(ran):
+    changed = ok(ran["client default only"])
+    assert changed["minimum_acr"] == "phr" and changed["default_acr_values"] == ["1"]
+    cleared = ok(ran["client clear minimum"])
+    assert cleared["minimum_acr"] is None and cleared["default_acr_values"] == ["1"]
+
+
 def test_client_acr_policy_is_printed_and_checked(ran):
     client = ok(ran["client"])
     assert client["minimum_acr"] == "phr" and client["default_acr_values"] == ["urn:idp:acr:mfa"]
@@ -104,6 +123,7 @@ def test_client_acr_policy_is_printed_and_checked(ran):
     [
         ("unknown role", "no role named"),
         ("unknown kind", "pigeon"),
+        ("no kind", "at least one kind"),
         ("override in the past", "future"),
         ("override without reason", "reason"),
         ("override without until", "--until"),

@@ -224,6 +224,40 @@ def test_phr_with_a_passkey_succeeds_and_the_acr_says_phr(server, rp):
     assert id_claims["acr"] == PHR and {"hwk", "mfa", "pwd"} <= set(id_claims["amr"])
 
 
+def test_adding_a_synced_passkey_counts_as_synced_even_beside_a_used_device_bound_one(server, rp):
+    """Enrolling counts as the session's second factor with the new key's own amr (swk), not
+    another key's: phrh still needs the device-bound key."""
+    person = enroll_totp(server)
+    relying = RelyingParty(server, rp)
+    browser = HostedPages(server.url)
+    page = relying.sign_in(browser, person).response
+    assert _answer_code(browser, page, next_totp(person)).status_code == 303
+    device_bound = enroll_soft_passkey(browser, person["sub"])
+    again = relying.sign_in(browser, person, prompt="login")  # use it once: most recent factor
+    passkey_page = browser.get(server.url + f"/mfa/passkey/{_factor_id(again.response)}?next="
+                               + hidden(again.response.text, "next"))  # fmt: skip
+    redirect = answer_soft_passkey(browser, passkey_page, device_bound, sign_count=1)
+    assert (
+        "code"
+        in AuthorizationResult(
+            browser.follow(server.url + redirect, relying.redirect_uri), "", "", ""
+        ).params
+    )
+
+    fresh = HostedPages(server.url)  # a session with password and backup code, no key
+    codes_page = backup_code_page(fresh, relying.sign_in(fresh, person).response)
+    assert _answer_code(fresh, codes_page, person["codes"][0]).status_code == 303
+    enroll_soft_passkey(fresh, person["sub"], backup_eligible=True)
+    claims = json.dumps({"id_token": {"acr": {"essential": True, "values": ["phrh"]}}})
+    result = relying.sign_in(fresh, person, claims=claims)
+    assert not result.location and "/mfa/passkey/" in result.response.url  # asks for the key
+
+
+def _factor_id(page) -> str:
+    """The id of the passkey listed among a second-factor page's other methods."""
+    return re.search(r'href="/mfa/(\d+)\?next=[^"]*">\s*Passkey', page.text).group(1)
+
+
 def test_cancelling_the_second_factor_of_an_essential_request_is_unmet(server, rp):
     person = enroll_totp(server)
     browser, relying = HostedPages(server.url), RelyingParty(server, rp)

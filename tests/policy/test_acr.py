@@ -116,6 +116,8 @@ def test_configured_levels_keep_only_default_aliases_that_still_name_a_level() -
         pytest.param("{not json", "", id="not_json"),
         pytest.param("", '{"x": "urn:nowhere"}', id="alias_to_unknown_level"),
         pytest.param("", "[]", id="aliases_not_an_object"),
+        pytest.param(json.dumps({"x" * 201: [["pwd"]]}), "", id="level_name_too_long"),
+        pytest.param("", json.dumps({"y" * 201: "phr"}), id="alias_too_long"),
     ],
 )
 def test_bad_configuration_is_refused(levels_json: str, aliases_json: str) -> None:

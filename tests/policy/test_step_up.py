@@ -30,7 +30,10 @@ SYNCED_F = FactorOption("passkey", frozenset({"swk"}))
 EMAIL_F = FactorOption("email", frozenset({"otp"}))
 BACKUP_F = FactorOption("backup_codes", frozenset({"otp"}))
 
+SMS_F = FactorOption("sms", frozenset({"otp", "sms"}))
+SMS = AuthEvent("sms_otp", ("otp", "sms"), NOW - 50)
 REQUIRED = MfaPolicy(mode="required")
+NO_SMS = frozenset({"totp", "passkey"})
 RECOMMENDED = MfaPolicy(mode="recommended")
 
 
@@ -133,6 +136,12 @@ STEP_UP_CASES = [
             acr_values=(PASSWORD,)),
         ("proceed", PASSWORD, ("mfa", "otp", "pwd")),
         id="request_acr_values_replace_the_client_default",
+    ),
+    pytest.param(
+        ctx(factors=(TOTP_F,), events=(PWD, OTP), client_default_acr=(PHR,),
+            essential_acr=(MFA,)),
+        ("proceed", MFA, ("mfa", "otp", "pwd")),
+        id="an_essential_request_replaces_the_client_default_too",
     ),
 ]  # fmt: skip
 
@@ -316,6 +325,54 @@ def test_enrollment(context: AuthContext, expected: tuple) -> None:
     assert outcome(decide(context)) == expected
 
 
+DISALLOWED_FACTOR_CASES = [
+    pytest.param(
+        ctx(role_policies=(MfaPolicy(mode="required", factors=NO_SMS, grace_signins=3),),
+            factors=(SMS_F,), enrollment_skipped=True, grace_skips=1),
+        ("interact", "mfa", ("mfa_required",)),
+        id="postponing_enrollment_of_an_allowed_kind_still_asks_for_the_factor_the_user_has",
+    ),
+    pytest.param(
+        ctx(role_policies=(MfaPolicy(mode="required", factors=NO_SMS, grace_signins=3),),
+            factors=(SMS_F,), events=(PWD, SMS), enrollment_skipped=True, grace_skips=1),
+        ("proceed", MFA, ("mfa", "otp", "pwd", "sms")),
+        id="with_it_and_the_postponement_the_sign_in_proceeds",
+    ),
+    pytest.param(
+        ctx(default_policy=MfaPolicy(factors=frozenset({"passkey"})), factors=(SMS_F,)),
+        ("interact", "mfa", ("mfa_required",)),
+        id="a_kinds_restriction_without_a_requirement_never_drops_a_factor_the_user_has",
+    ),
+    pytest.param(
+        ctx(default_policy=MfaPolicy(factors=frozenset({"passkey"})), factors=(SMS_F, KEY_F),
+            events=(PWD, SMS)),
+        ("interact", "mfa", ("mfa_required",)),
+        id="with_an_allowed_factor_only_an_allowed_kind_counts",
+    ),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("context", "expected"), DISALLOWED_FACTOR_CASES)
+def test_factors_the_policy_does_not_allow(context: AuthContext, expected: tuple) -> None:
+    assert outcome(decide(context)) == expected
+
+
+@pytest.mark.parametrize(
+    ("factors", "policy", "kinds"),
+    [
+        pytest.param((TOTP_F, KEY_F), MfaPolicy(factors=frozenset({"passkey"})), {"passkey"},
+                     id="only_allowed_kinds"),
+        pytest.param((TOTP_F, KEY_F, BACKUP_F), MfaPolicy(factors=frozenset({"passkey"})),
+                     {"passkey", "backup_codes"}, id="and_backup_codes_for_recovery"),
+        pytest.param((SMS_F,), MfaPolicy(factors=frozenset({"passkey"})), {"sms"},
+                     id="the_users_own_when_none_is_allowed"),
+    ],
+)  # fmt: skip
+def test_the_routine_step_offers_only_kinds_that_satisfy_it(factors, policy, kinds) -> None:
+    result = decide(ctx(factors=factors, default_policy=policy))
+    assert isinstance(result, Interact) and result.kinds == kinds
+
+
 def test_only_a_blocking_enrollment_is_not_skippable() -> None:
     blocking = decide(ctx(role_policies=(REQUIRED,)))
     nudge = decide(ctx(role_policies=(RECOMMENDED,)))
@@ -462,7 +519,7 @@ def test_property_proceed_satisfies_every_requirement_in_the_context(context: Au
         assert context.first_party or context.consent_granted
         if policy.mode == "required" and not context.usable_factors:
             assert context.postponed or (context.enrollment_skipped and context.grace_left)
-        if context.usable_factors:  # used a second factor, or a browser the policy trusts
+        if context.routine_factors:  # used a second factor, or a browser the policy trusts
             assert context.has_second_factor or (context.trusted_device and policy.remember_device)
     else:
         window = context.now - context.operation_window

@@ -146,3 +146,9 @@ def test_unreachable_provider_is_503_not_401(stub):
     app.add_url_rule("/x", view_func=require_auth(verifier)(lambda: "ok"))
     response = app.test_client().get("/x", headers=_bearer(stub.access_token(stub.keys[0])))
     assert response.status_code == 503 and "WWW-Authenticate" not in response.headers
+
+
+@pytest.mark.parametrize("bad", ['urn:"quoted"', "urn:caf\u00e9"])
+def test_an_acr_value_no_header_can_carry_fails_at_decoration_not_at_request_time(verifier, bad):
+    with pytest.raises(ValueError):
+        require_auth(verifier, acr_values=[bad])

@@ -139,8 +139,9 @@ class SecretsSeen:
         found = []
         for kind, values in self.values.items():
             for value in values:
-                if value.isdigit():  # a 6-digit code: not as part of a longer number
-                    found.append((kind, re.compile(rf"(?<!\d){value}(?!\d)")))
+                if value.isdigit():  # a 6-digit code as a word of its own, not a run of
+                    # digits inside a longer token (hex hashes and UUIDs have plenty of those)
+                    found.append((kind, re.compile(rf"(?<![0-9A-Za-z]){value}(?![0-9A-Za-z])")))
                 else:
                     bare = re.sub(r"[^A-Za-z0-9]", "", value)
                     variants = {re.escape(value), re.escape(bare)}

@@ -61,16 +61,19 @@ def next_totp(person: dict) -> str:
     return pyotp.TOTP(person["secret"]).at(time.time() + 30 * person["step"])
 
 
-def enroll_soft_passkey(browser: HostedPages, user_sub: str) -> VirtualCredential:
-    """Register a software passkey (``SoftAuthenticator``) through the security page's JSON
-    endpoints, as ``static/passkeys.js`` would; the browser must be recently signed in."""
+def enroll_soft_passkey(
+    browser: HostedPages, user_sub: str, *, backup_eligible: bool = False
+) -> VirtualCredential:
+    """Register a software passkey (``SoftAuthenticator``; synced when ``backup_eligible``)
+    through the security page's JSON endpoints, as ``static/passkeys.js`` would; the browser
+    must be recently signed in. The first factor's backup codes page is left unread."""
     page = browser.get(browser.base + "/account/security/passkeys")
     assert page.status_code == 200, page.text[:300]
     headers = {"X-CSRFToken": csrf_token(page.text)}
     options = browser.post(
         browser.base + "/account/security/passkeys/options", json={}, headers=headers
     ).json()
-    authenticator = SoftAuthenticator()
+    authenticator = SoftAuthenticator(backup_eligible=backup_eligible)
     credential = authenticator.registration(options["publicKey"]["challenge"], browser.base)
     done = browser.post(
         browser.base + "/account/security/passkeys/verify",
