@@ -64,12 +64,19 @@ def register(
 def set_acr_policy(client: Client, minimum_acr: str | None, default_acr_values: list[str]) -> None:
     """The client policy: its minimum acr (None: none) and default acr values; audited."""
     _check_acr([minimum_acr] if minimum_acr else [], default_acr_values)
-    before = {"minimum_acr": client.minimum_acr, "default_acr_values": client.default_acr_values}
+    before = _acr_policy(client)
     client.minimum_acr, client.default_acr_values = minimum_acr or None, default_acr_values
-    after = {"minimum_acr": client.minimum_acr, "default_acr_values": client.default_acr_values}
     audit.record(
-        "client_changed", actor="cli", client_id=client.client_id, before=before, after=after
+        "client_changed",
+        actor="cli",
+        client_id=client.client_id,
+        before=before,
+        after=_acr_policy(client),
     )
+
+
+def _acr_policy(client: Client) -> dict:
+    return {"minimum_acr": client.minimum_acr, "default_acr_values": client.default_acr_values}
 
 
 def _check_acr(*groups: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from idp.policy import acr, rules
 from idp.policy.amr import with_mfa
@@ -58,6 +59,8 @@ class AuthContext:
     browser was remembered after a second factor.
 
     Policy: ``default_policy``, ``role_policies`` and ``override`` combine into ``policy``.
+    ``policy``, ``counted_events`` and ``amr`` are derived once per context (every check of
+    ``decide`` reads them).
     ``elevation_lifetime`` bounds how long a second factor keeps counting in an SSO session.
     ``enrollment_skipped`` says the user skipped the enrollment page in this sign-in session;
     ``grace_started_at`` / ``grace_skips`` are the user's enrollment grace so far.
@@ -94,12 +97,12 @@ class AuthContext:
     operation: str | None = None
     operation_window: int = 0
 
-    @property
+    @cached_property
     def policy(self) -> rules.MfaPolicy:
         """The MFA policy that applies to this user now."""
         return rules.effective(self.default_policy, self.role_policies, self.override, self.now)
 
-    @property
+    @cached_property
     def counted_events(self) -> tuple[AuthEvent, ...]:
         """The events that still count: a second factor stops counting after the elevation
         lifetime or the policy's second-factor maximum age, whichever is shorter."""
@@ -114,7 +117,7 @@ class AuthContext:
         """Time of the last counted interactive authentication (OIDC Core 2, ``auth_time``)."""
         return max((e.at for e in self.counted_events), default=None)
 
-    @property
+    @cached_property
     def amr(self) -> tuple[str, ...]:
         """The distinct amr values the session still holds, sorted, with ``mfa`` when it applies."""
         return with_mfa({v for e in self.counted_events for v in e.amr})

@@ -105,12 +105,17 @@ def _acr_step_up(ctx: AuthContext) -> bool:
     return ctx.operation is None and bool(_step_up_targets(ctx))
 
 
+def _met(ctx: AuthContext, values: tuple[str, ...]) -> bool:
+    """The session already reaches one of these acr values."""
+    return any(ctx.levels.satisfied(v, ctx.amr) for v in values)
+
+
 def _step_up_targets(ctx: AuthContext) -> tuple[str, ...]:
     """The requested levels to step up to: per group (essential, minimum, voluntary), the
     first reachable value when no value of the group is met yet."""
     targets = []
     for group in _acr_groups(ctx):
-        if any(ctx.levels.satisfied(v, ctx.amr) for v in group):
+        if _met(ctx, group):
             continue
         reachable = [v for v in group if ctx.levels.reachable(v, _amr_options(ctx))]
         targets += reachable[:1]
@@ -174,13 +179,12 @@ def _consent_prompt(ctx: AuthContext) -> bool:
 
 
 def _essential_unmet(ctx: AuthContext) -> bool:
-    essential = ctx.essential_acr
-    return bool(essential) and not any(ctx.levels.satisfied(v, ctx.amr) for v in essential)
+    return bool(ctx.essential_acr) and not _met(ctx, ctx.essential_acr)
 
 
 def _minimum_unmet(ctx: AuthContext) -> bool:
     minimum = ctx.client_minimum_acr
-    return bool(minimum) and not ctx.levels.satisfied(minimum, ctx.amr)
+    return bool(minimum) and not _met(ctx, (minimum,))
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,15 @@ OPERATION_TEXT = {
 
 def continue_to(next_key: str | None):
     """Back to the waiting authorization request, to an account page, or to the account."""
-    query = sessions.pending_query(next_key)
-    if query is not None:
-        return redirect(url_for("oauth.authorize") + "?" + query, code=303)
+    waiting = pending_authorize_url(next_key)
+    if waiting is not None:
+        return redirect(waiting, code=303)
     return redirect(url_for(ACCOUNT_PAGES.get(next_key or "", "account.index")), code=303)
 
 
 def pending_authorize_url(next_key: str | None) -> str | None:
-    """The waiting authorization request's URL (a template global: the cancel button)."""
+    """The waiting authorization request's URL, if any (also a template global: the cancel
+    button of the second-factor and enrollment pages)."""
     query = sessions.pending_query(next_key)
     return url_for("oauth.authorize") + "?" + query if query is not None else None
 
