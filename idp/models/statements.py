@@ -1,17 +1,20 @@
-"""Fixed statements run on the DBAPI cursor of the session's transaction (the token hot path).
+"""Fixed statements run straight on a DBAPI cursor (the token endpoint's hot path).
 
 The token endpoint runs a handful of small statements per request (token INSERT, refresh
 rotation, audit append), and SQLAlchemy's execution layer (execution context, compiled-cache
 lookup, events, result wrapping) costs more CPU than the database spends running them. A
 ``DriverStatement`` is compiled by SQLAlchemy once per dialect, so the SQL text, the driver's
 paramstyle (sqlite3 qmark, psycopg pyformat), PostgreSQL's bind casts and JSON (de)serialisation
-stay SQLAlchemy's own; it then runs on the DBAPI connection ``db.session`` holds, so it commits
-or rolls back with everything else in the request's transaction.
+stay SQLAlchemy's own; it then runs on the DBAPI connection of the request's transaction: the
+``db.session`` one, so it commits or rolls back with everything else, or, inside
+``driver_transaction()``, a pool connection of its own that skips the Session's unit of work.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,11 +88,78 @@ class DriverStatement:
         return compiled.load(row) if row is not None else None
 
     def _run(self, values: Mapping[str, Any]) -> tuple[_Compiled, Any]:
-        connection = db.session.connection()  # joins, or begins, the request's transaction
-        dialect = connection.dialect
+        dialect, driver = _transaction_connection()
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = _Compiled.of(self._statement, dialect)
-        cursor = connection.connection.dbapi_connection.cursor()
+        cursor = driver.cursor()
         cursor.execute(compiled.sql, compiled.parameters(values))
         return compiled, cursor
+
+
+class DriverTransaction:
+    """A transaction on a pool connection of its own, begun at its first statement.
+
+    The Session's unit of work (transaction objects, pool bookkeeping, events) costs more CPU
+    than the few statements of a client-credentials or refresh grant; those grants run every
+    statement here and never touch ``db.session``. SQLite allows one writer at a time, so the
+    two must not hold transactions at once: ``leave_driver_transaction`` hands over.
+    """
+
+    def __init__(self) -> None:
+        self._pooled = None
+
+    def connection(self) -> tuple[Dialect, Any]:
+        """The dialect and DBAPI connection, beginning the transaction on first use."""
+        if self._pooled is None:
+            self._pooled = db.engine.raw_connection()
+            if db.engine.dialect.name == "sqlite":  # take the write lock now, as db.session does
+                self._pooled.dbapi_connection.execute("BEGIN IMMEDIATE")
+        return db.engine.dialect, self._pooled.dbapi_connection
+
+    def end(self, commit: bool) -> None:
+        """Commit or roll back, and give the connection back to the pool."""
+        pooled, self._pooled = self._pooled, None
+        if pooled is None:
+            return
+        try:
+            if commit:
+                pooled.dbapi_connection.commit()
+            else:
+                pooled.dbapi_connection.rollback()
+        finally:
+            pooled.close()
+
+
+_current: ContextVar[DriverTransaction | None] = ContextVar("idp.driver_transaction", default=None)
+
+
+@contextmanager
+def driver_transaction() -> Iterator[DriverTransaction]:
+    """Run the block's ``DriverStatement``s in a ``DriverTransaction``; the block commits it
+    with ``end(commit=True)``, anything left open (an exception included) is rolled back."""
+    transaction = DriverTransaction()
+    token = _current.set(transaction)
+    try:
+        yield transaction
+    finally:
+        _current.reset(token)
+        transaction.end(commit=False)
+
+
+def leave_driver_transaction() -> None:
+    """Roll back the current ``DriverTransaction`` (if any) so ``db.session`` can take over:
+    an error path that needs the ORM (replay detection, say) calls this first."""
+    transaction = _current.get()
+    if transaction is not None:
+        _current.set(None)
+        transaction.end(commit=False)
+
+
+def _transaction_connection() -> tuple[Dialect, Any]:
+    """The dialect and DBAPI connection of the request's transaction, begun if need be."""
+    transaction = _current.get()
+    if transaction is not None:
+        return transaction.connection()
+    connection = db.session.connection()  # joins, or begins, the session's transaction
+    return connection.dialect, connection.connection.dbapi_connection

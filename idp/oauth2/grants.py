@@ -20,7 +20,7 @@ from idp import audit, secrets_util
 from idp.clock import now
 from idp.extensions import db
 from idp.models import AuthorizationCode, Token, User
-from idp.models.statements import DriverStatement
+from idp.models.statements import DriverStatement, leave_driver_transaction
 from idp.models.tokens import RotatedRefresh, revoke_where
 from idp.oauth2 import claims as user_claims
 from idp.oauth2 import signing
@@ -166,6 +166,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         row = Token.rotate_refresh(digest, client.client_id)
         if row is not None:
             return row
+        leave_driver_transaction()  # what follows needs the ORM, in db.session
         row = db.session.execute(select(Token).where(Token.refresh_digest == digest)).scalar()
         if row is None or not row.check_client(client):
             raise InvalidGrantError("refresh token is invalid or was issued to another client")

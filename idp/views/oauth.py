@@ -16,6 +16,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 
 from idp import audit, policy_facts, sessions
 from idp.extensions import csrf, db
+from idp.models.statements import driver_transaction
 from idp.oauth2 import authorization as authz
 from idp.oauth2.principal import Principal
 from idp.oauth2.server import authorization
@@ -156,10 +157,19 @@ def authorization_error(error: OAuth2Error):
     return body, 400
 
 
+#: Grants whose every statement is a ``DriverStatement``: they run outside ``db.session``.
+DRIVER_GRANTS = frozenset({"client_credentials", "refresh_token"})
+
+
 @bp.route("/token", methods=["POST"])
 @csrf.exempt
 def token():
-    return _committed(authorization.create_token_response())
+    if request.form.get("grant_type") not in DRIVER_GRANTS:
+        return _committed(authorization.create_token_response())
+    with driver_transaction() as transaction:
+        response = authorization.create_token_response()
+        transaction.end(commit=response.status_code == 200)
+    return response
 
 
 @bp.route("/revoke", methods=["POST"])

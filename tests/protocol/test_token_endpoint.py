@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+from tests.cli.helpers import audit_rows
 from tests.support.oidc import HostedPages, RelyingParty
 
 
@@ -108,6 +109,46 @@ def test_replayed_refresh_token_revokes_the_whole_family(server, rp, user):
     assert _error(after) == "invalid_grant"
     introspect = relying.meta["introspection_endpoint"]
     assert relying.post(introspect, {"token": second["access_token"]}).json()["active"] is False
+
+
+def test_concurrent_uses_of_one_refresh_token_rotate_it_once_and_revoke_the_family(
+    server, rp, user
+):
+    relying, result = _authorized(server, rp, user)
+    first = relying.redeem(result).json()
+    body = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        responses = list(
+            pool.map(lambda _: relying.post(relying.meta["token_endpoint"], body), range(4))
+        )
+    winners = [r for r in responses if r.status_code == 200]
+    assert len(winners) == 1, [r.text for r in responses]
+    assert all(_error(r) == "invalid_grant" for r in responses if r.status_code != 200)
+    successor = {"grant_type": "refresh_token", "refresh_token": winners[0].json()["refresh_token"]}
+    assert _error(relying.post(relying.meta["token_endpoint"], successor)) == "invalid_grant"
+
+
+def test_parallel_client_credentials_grants_each_get_a_token_and_keep_the_audit_chain(server):
+    machine = server.create_client("--name", "Batch", "--grant-type", "client_credentials")
+
+    def grant(_):
+        return requests.post(
+            server.url + "/token",
+            data={"grant_type": "client_credentials"},
+            auth=(machine["client_id"], machine["client_secret"]),
+            timeout=30,
+        )
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        responses = list(pool.map(grant, range(24)))
+    assert [r.status_code for r in responses] == [200] * 24, [r.text for r in responses]
+    assert len({r.json()["access_token"] for r in responses}) == 24
+    issued = [
+        row for row in audit_rows(server)
+        if row["event"] == "token_issued" and row["client_id"] == machine["client_id"]
+    ]  # fmt: skip
+    assert len(issued) == 24
+    assert server.cli("audit", "verify").stdout.startswith("audit chain intact")
 
 
 def test_refresh_token_of_another_client_is_refused(server, rp, user):
