@@ -543,7 +543,9 @@ def _rsa_pem() -> bytes:
 # The run
 
 
-def measure(setup: Setup, n: int, threads: int, db_pid: int | None, log) -> list[Result]:
+def measure(
+    setup: Setup, n: int, threads: int, rounds: int, db_pid: int | None, log
+) -> list[Result]:
     provider, floor = setup.provider, setup.floor
     auth = basic_auth(setup.client_id, setup.client_secret)
     cc = client_credentials_call(auth)
@@ -568,20 +570,45 @@ def measure(setup: Setup, n: int, threads: int, db_pid: int | None, log) -> list
                 raise RuntimeError(f"warm-up failed on {server.name}: {warmup.first_error}")
 
     log("measuring")
-    # The floor is measured first and last, half the requests each time, so that a change in the
-    # machine's load during the run (other processes) weighs on both sides of the ratio.
-    floor_result = Result("floor: client_credentials")
-    floor_result.add(load(floor, "floor", cc, (n + 1) // 2))
-    log(f"  floor (first half): {floor_result.requests} requests, {floor_result.errors} errors")
-    scenario(provider, "client_credentials", cc)
+    refresh_pool: list[str] = []
+    results.append(measure_code_exchange(setup, n, threads, warm, load, refresh_pool, log))
+    if len(refresh_pool) < threads:
+        raise RuntimeError("too few refresh tokens from the code exchanges")
+    chains = [deque(refresh_pool[i::threads]) for i in range(threads)]
+    refresh = refresh_call(auth)
+    load(provider, "warm-up", refresh, warm, thread_state=lambda i: chains[i])
 
+    # The target scenarios take turns with the floor, a slice of the requests each per round,
+    # so that a change in the machine's speed during the run (other tenants, frequency) weighs
+    # on both sides of the ratio alike.
+    floor_result = Result("floor: client_credentials")
+    cc_result = Result("client_credentials")
+    refresh_result = Result("refresh_token", note=f"{len(refresh_pool)} rotating chains")
+    for index in range(rounds):
+        share = n // rounds + (1 if index < n % rounds else 0)
+        floor_result.add(load(floor, "floor", cc, share))
+        cc_result.add(load(provider, "client_credentials", cc, share))
+        refresh_result.add(
+            load(provider, "refresh_token", refresh, share, thread_state=lambda i: chains[i])
+        )
+        log(f"  round {index + 1}/{rounds}: floor, client_credentials, refresh_token")
+    results[:0] = [cc_result, refresh_result]
+    scenario(provider, "discovery GET", discovery)
+    scenario(provider, "JWKS GET", jwks)
+    return [floor_result, *results]
+
+
+def measure_code_exchange(
+    setup: Setup, n: int, threads: int, warm: int, load, refresh_pool, log
+) -> Result:
+    """Code exchanges, with codes obtained through the hosted sign-in before each timed batch."""
+    auth = basic_auth(setup.client_id, setup.client_secret)
     browsers = [
-        Browser(provider.base, setup.client_id, setup.email, PASSWORD)
+        Browser(setup.provider.base, setup.client_id, setup.email, PASSWORD)
         for _ in range(max(1, min(threads, 4)))
     ]
-    refresh_pool: list[str] = []
     warm_codes = collect_codes(browsers, warm)  # also signs every browser in
-    load(provider, "warm-up", code_exchange_call(auth, warm_codes, refresh_pool), warm)
+    load(setup.provider, "warm-up", code_exchange_call(auth, warm_codes, refresh_pool), warm)
     exchange = Result("authorization_code", note="codes made before timing")
     scenario_deadline = time.monotonic() + CODE_SCENARIO_TIME_LIMIT
     while exchange.requests < n and time.monotonic() < scenario_deadline:
@@ -590,26 +617,12 @@ def measure(setup: Setup, n: int, threads: int, db_pid: int | None, log) -> list
         log(f"  {len(codes)} codes obtained through /authorize in {time.monotonic() - t0:.1f} s")
         limit = max(1.0, min(SCENARIO_TIME_LIMIT, scenario_deadline - time.monotonic()))
         call = code_exchange_call(auth, codes, refresh_pool)
-        batch = load(provider, "codes", call, len(codes), time_limit=limit)
+        batch = load(setup.provider, "codes", call, len(codes), time_limit=limit)
         exchange.add(batch)
         if batch.requests == 0:
             break
     log(f"  authorization_code: {exchange.requests} requests, {exchange.errors} errors")
-    results.append(exchange)
-
-    if len(refresh_pool) < threads:
-        raise RuntimeError("too few refresh tokens from the code exchanges")
-    chains = [deque(refresh_pool[i::threads]) for i in range(threads)]
-    refresh = refresh_call(auth)
-    load(provider, "warm-up", refresh, warm, thread_state=lambda i: chains[i])
-    scenario(provider, "refresh_token", refresh, thread_state=lambda i: chains[i])
-    results[-1].note = f"{len(refresh_pool)} rotating chains"
-    scenario(provider, "discovery GET", discovery)
-    scenario(provider, "JWKS GET", jwks)
-
-    floor_result.add(load(floor, "floor", cc, n // 2))
-    log(f"  floor (both halves): {floor_result.requests} requests, {floor_result.errors} errors")
-    return [floor_result, *results]
+    return exchange
 
 
 def report(results: list[Result], header: list[str], with_db: bool) -> str:
@@ -672,6 +685,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="client threads (connections)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per server")
     parser.add_argument(
+        "--rounds", type=int, default=5, help="turns of floor / client_credentials / refresh"
+    )
+    parser.add_argument(
         "--database-url", help="SQLAlchemy URL (e.g. PostgreSQL); default: SQLite in the temp dir"
     )
     parser.add_argument(
@@ -684,8 +700,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the temp dir (logs)")
     args = parser.parse_args(argv)
-    if args.requests < 1 or args.threads < 1 or args.workers < 1:
-        parser.error("--requests, --threads and --workers must be positive")
+    if min(args.requests, args.threads, args.workers, args.rounds) < 1:
+        parser.error("--requests, --threads, --workers and --rounds must be positive")
+    if args.rounds > args.requests:
+        parser.error("--rounds cannot exceed --requests")
     if args.db_pid and not Path(f"/proc/{args.db_pid}/stat").exists():
         parser.error(f"--db-pid {args.db_pid}: no such process")
     for tool in (IDP, GUNICORN):
@@ -707,7 +725,7 @@ def main(argv: list[str] | None = None) -> int:
         servers += [setup.provider, setup.floor]
         setup.provider.start("/.well-known/openid-configuration")
         setup.floor.start("/token", extra=["--pythonpath", str(BENCH_DIR)])
-        results = measure(setup, args.requests, args.threads, args.db_pid, log)
+        results = measure(setup, args.requests, args.threads, args.rounds, args.db_pid, log)
         gunicorn_version = subprocess.run(  # noqa: S603
             [str(GUNICORN), "--version"], capture_output=True, text=True, check=False
         ).stdout.strip()
@@ -720,7 +738,7 @@ def main(argv: list[str] | None = None) -> int:
             f"  provider: idp.wsgi:app, IDP_ISSUER={setup.provider.env['IDP_ISSUER']}",
             f"  database: {database}",
             "  floor:    bench/floor_app.py (Basic auth + SHA-256 digest + RS256 JWT, no DB),",
-            "            same gunicorn settings, measured before and after the provider",
+            "            same gunicorn settings, measured in turns with the two target scenarios",
             f"  load:     {args.requests} requests per scenario, {args.threads} client threads "
             f"(http.client), same machine; {os.cpu_count()} CPUs, Python "
             f"{platform.python_version()}",

@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from idp.clock import now
 from idp.extensions import db
 from idp.models.audit import AuditEvent
-from idp.models.statements import DriverStatement, strict_insert
+from idp.models.statements import DriverStatement, strict_insert, transaction_dialect
 from idp.models.user import User
 
 GENESIS = "0" * 64
@@ -102,8 +102,9 @@ def verify() -> ChainReport:
 
 
 def _serialise_appends() -> None:
-    """Two concurrent appends must not both chain to the same previous row."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    """Two concurrent appends must not both chain to the same previous row (on SQLite the
+    transaction already holds the write lock: it began with BEGIN IMMEDIATE)."""
+    if transaction_dialect().name == "postgresql":
         _LOCK_CHAIN.first()
 
 

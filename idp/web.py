@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime
 
 from flask import Flask, g, render_template, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -36,7 +37,19 @@ _NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, which builds its signing serializer only for a request
+    that brought a session cookie: machine clients at the token endpoint never do, and
+    building it (key derivation, serializer set-up) would cost each of their requests."""
+
+    def open_session(self, app: Flask, request) -> SecureCookieSession | None:
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return super().open_session(app, request)
+
+
 def init_app(app: Flask) -> None:
+    app.session_interface = CookieSessionInterface()
     app.add_template_filter(_utc, "utc")
     app.before_request(_assign_request_id)
     app.after_request(_security_headers)

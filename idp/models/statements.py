@@ -163,3 +163,8 @@ def _transaction_connection() -> tuple[Dialect, Any]:
         return transaction.connection()
     connection = db.session.connection()  # joins, or begins, the session's transaction
     return connection.dialect, connection.connection.dbapi_connection
+
+
+def transaction_dialect() -> Dialect:
+    """The dialect of the request's transaction (begun if need be, as a statement would)."""
+    return _transaction_connection()[0]
