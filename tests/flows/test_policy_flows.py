@@ -197,6 +197,27 @@ def test_acr_values_step_up_a_password_session_and_tokens_keep_what_happened(ser
     assert seen["auth_time"] == stepped["auth_time"]
 
 
+def test_max_age_once_passed_asks_every_factor_again_and_auth_time_moves(server, rp):
+    person = enroll_totp(server)
+    browser, relying = HostedPages(server.url), RelyingParty(server, rp)
+    first = relying.sign_in(browser, person)
+    step = _answer_totp(browser, first.response, person)
+    _, before = _tokens(relying, first, _follow(browser, step, relying))
+    assert before["acr"] == MFA
+    time.sleep(2)
+    url, state, nonce, verifier = relying.authorization_url(max_age="1")
+    page = browser.follow(url, stop_at=relying.redirect_uri)
+    assert 'name="password"' in page.text  # the first factor again...
+    page = browser.submit_login(
+        page, person["email"], person["password"], stop_at=relying.redirect_uri
+    )
+    assert "/mfa/" in page.url  # ...and the second (a backup code: this TOTP step is spent)
+    step = _answer_code(browser, backup_code_page(browser, page), person["codes"][0])
+    result = AuthorizationResult(_follow(browser, step, relying), state, nonce, verifier)
+    _, after = _tokens(relying, result, result.response)
+    assert after["acr"] == MFA and after["auth_time"] >= before["auth_time"] + 2
+
+
 def test_essential_phr_for_a_totp_only_user_is_unmet(server, rp):
     person = enroll_totp(server)
     browser, relying = HostedPages(server.url), RelyingParty(server, rp)
