@@ -111,11 +111,12 @@ def _refresh_tokens(app, client_id: str, auth: dict, count: int) -> list[str]:
 @contextmanager
 def _counting_statements(statements: Counter[str], texts: Counter[str]) -> Iterator[None]:
     """Count SQL statements: SQLAlchemy's own (its cursor events), the hot path's
-    ``DriverStatement`` ones (which bypass those events), and transaction begins and commits."""
+    ``DriverStatement`` ones (which bypass those events), and transaction begins and commits,
+    the Session's and the ``DriverTransaction``'s alike."""
     from sqlalchemy import event
     from sqlalchemy.engine import Engine
 
-    from idp.models.statements import DriverStatement
+    from idp.models.statements import DriverStatement, DriverTransaction
 
     def count(statement: str) -> None:
         statements[statement.split()[0].upper()] += 1
@@ -130,21 +131,33 @@ def _counting_statements(statements: Counter[str], texts: Counter[str]) -> Itera
     def on_commit(conn):
         count("COMMIT")
 
-    run = DriverStatement._run
+    run, connection, end = DriverStatement._run, DriverTransaction.connection, DriverTransaction.end
 
     def counted_run(self, values):
         compiled, cursor = run(self, values)
         count(compiled.sql)
         return compiled, cursor
 
+    def counted_connection(self):
+        if self._pooled is None:
+            count("BEGIN (driver transaction)")
+        return connection(self)
+
+    def counted_end(self, commit):
+        if self._pooled is not None:
+            count("COMMIT" if commit else "ROLLBACK")
+        return end(self, commit)
+
     listeners = [("before_cursor_execute", on_cursor), ("begin", on_begin), ("commit", on_commit)]
     for name, listener in listeners:
         event.listen(Engine, name, listener)
     DriverStatement._run = counted_run
+    DriverTransaction.connection, DriverTransaction.end = counted_connection, counted_end
     try:
         yield
     finally:
         DriverStatement._run = run
+        DriverTransaction.connection, DriverTransaction.end = connection, end
         for name, listener in listeners:
             event.remove(Engine, name, listener)
 
