@@ -571,7 +571,7 @@ def measure(
 
     log("measuring")
     refresh_pool: list[str] = []
-    results.append(measure_code_exchange(setup, n, threads, warm, load, refresh_pool, log))
+    results.append(measure_code_exchange(setup, auth, n, threads, warm, load, refresh_pool, log))
     if len(refresh_pool) < threads:
         raise RuntimeError("too few refresh tokens from the code exchanges")
     chains = [deque(refresh_pool[i::threads]) for i in range(threads)]
@@ -599,10 +599,9 @@ def measure(
 
 
 def measure_code_exchange(
-    setup: Setup, n: int, threads: int, warm: int, load, refresh_pool, log
+    setup: Setup, auth: str, n: int, threads: int, warm: int, load, refresh_pool, log
 ) -> Result:
     """Code exchanges, with codes obtained through the hosted sign-in before each timed batch."""
-    auth = basic_auth(setup.client_id, setup.client_secret)
     browsers = [
         Browser(setup.provider.base, setup.client_id, setup.email, PASSWORD)
         for _ in range(max(1, min(threads, 4)))

@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from idp import config as settings
+from idp.models.statements import begin
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -103,8 +104,7 @@ def _register_blueprints(app: Flask) -> None:
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """SQLite: enforce foreign keys, write-ahead logging (readers never wait for the writer),
-    and take the write lock at BEGIN so that two workers consuming the same code serialise
-    instead of failing on a stale read snapshot."""
+    and leave BEGIN to us (``isolation_level = None``): see ``statements.begin``."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -115,7 +115,6 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
 
 
 @event.listens_for(Engine, "begin")
-def _sqlite_begin_immediate(conn) -> None:
-    """Straight on the driver: every token request begins one, so skip SQLAlchemy's execution."""
-    if conn.dialect.name == "sqlite":
-        conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+def _begin(conn) -> None:
+    """Straight on the driver (``statements.begin``), as a ``DriverTransaction`` begins too."""
+    begin(conn.dialect, conn.connection.dbapi_connection)

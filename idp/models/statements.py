@@ -97,6 +97,14 @@ class DriverStatement:
         return compiled, cursor
 
 
+def begin(dialect: Dialect, driver: Any) -> None:
+    """Begin a transaction on a DBAPI connection, as every transaction here begins: SQLite
+    takes the write lock at BEGIN (IMMEDIATE), so two workers consuming the same code serialise
+    instead of failing on a stale read snapshot; PostgreSQL's driver begins implicitly."""
+    if dialect.name == "sqlite":
+        driver.execute("BEGIN IMMEDIATE")
+
+
 class DriverTransaction:
     """A transaction on a pool connection of its own, begun at its first statement.
 
@@ -113,8 +121,7 @@ class DriverTransaction:
         """The dialect and DBAPI connection, beginning the transaction on first use."""
         if self._pooled is None:
             self._pooled = db.engine.raw_connection()
-            if db.engine.dialect.name == "sqlite":  # take the write lock now, as db.session does
-                self._pooled.dbapi_connection.execute("BEGIN IMMEDIATE")
+            begin(db.engine.dialect, self._pooled.dbapi_connection)
         return db.engine.dialect, self._pooled.dbapi_connection
 
     def end(self, commit: bool) -> None:
