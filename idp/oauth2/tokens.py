@@ -16,7 +16,7 @@ from idp import audit, secrets_util
 from idp.clock import now
 from idp.models import Token
 from idp.models.statements import DriverStatement, strict_insert
-from idp.models.tokens import RotatedRefresh
+from idp.models.tokens import PresentedRefresh
 from idp.oauth2 import signing
 from idp.oauth2.principal import Principal
 
@@ -104,7 +104,7 @@ _COLUMNS = (
 _INSERT = DriverStatement(strict_insert(Token.__table__, _COLUMNS))
 
 
-def _family(refresh_token: str, previous: RotatedRefresh | None, code_id: int | None) -> dict:
+def _family(refresh_token: str, previous: PresentedRefresh | None, code_id: int | None) -> dict:
     """A new refresh token continues its predecessor's family, or starts one."""
     if previous is not None:
         family, expires, code_id = previous.family, previous.family_expires_at, previous.code_id
