@@ -76,31 +76,19 @@ class DriverStatement:
         self._statement = statement
         self._compiled: dict[str, _Compiled] = {}
 
-    def execute(self, **values: Any) -> int:
-        """Run a statement that returns no rows; return how many rows it changed."""
-        cursor = self._run(values)[1]
-        changed = cursor.rowcount
-        cursor.close()
-        return changed
+    def execute(self, **values: Any) -> None:
+        """Run a statement that returns no rows."""
+        self._run(values)[1].close()
 
     def first(self, **values: Any) -> tuple | None:
         """Run the statement and return its first row, converted as SQLAlchemy would."""
-        return self._first(values, write=True)
-
-    def first_before_write(self, **values: Any) -> tuple | None:
-        """``first``, but a ``DriverTransaction`` that has not begun yet stays unbegun: on SQLite
-        the read takes no write lock, so work done before the first write (signing a token)
-        does not hold other workers up. The caller re-checks what it read in its write."""
-        return self._first(values, write=False)
-
-    def _first(self, values: Mapping[str, Any], write: bool) -> tuple | None:
-        compiled, cursor = self._run(values, write)
+        compiled, cursor = self._run(values)
         row = cursor.fetchone()
         cursor.close()
         return compiled.load(row) if row is not None else None
 
-    def _run(self, values: Mapping[str, Any], write: bool = True) -> tuple[_Compiled, Any]:
-        dialect, driver = _transaction_connection(write)
+    def _run(self, values: Mapping[str, Any]) -> tuple[_Compiled, Any]:
+        dialect, driver = _transaction_connection()
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = _Compiled.of(self._statement, dialect)
@@ -128,21 +116,17 @@ class DriverTransaction:
 
     def __init__(self) -> None:
         self._pooled = None
-        self._begun = False
 
-    def connection(self, write: bool = True) -> tuple[Dialect, Any]:
-        """The dialect and DBAPI connection, beginning the transaction at its first write
-        (``write=False`` reads before it: on SQLite a statement of its own, without a lock)."""
+    def connection(self) -> tuple[Dialect, Any]:
+        """The dialect and DBAPI connection, beginning the transaction on first use."""
         if self._pooled is None:
             self._pooled = db.engine.raw_connection()
-        if write and not self._begun:
             begin(db.engine.dialect, self._pooled.dbapi_connection)
-            self._begun = True
         return db.engine.dialect, self._pooled.dbapi_connection
 
     def end(self, commit: bool) -> None:
         """Commit or roll back, and give the connection back to the pool."""
-        pooled, self._pooled, self._begun = self._pooled, None, False
+        pooled, self._pooled = self._pooled, None
         if pooled is None:
             return
         try:
@@ -160,7 +144,7 @@ _current: ContextVar[DriverTransaction | None] = ContextVar("idp.driver_transact
 @contextmanager
 def driver_transaction() -> Iterator[DriverTransaction]:
     """Run the block's ``DriverStatement``s in a ``DriverTransaction``; the block commits it
-    with ``end(commit=True)``, anything left open (an exception included) is rolled back."""
+    (``commit_driver_transaction``), anything left open (an exception included) is rolled back."""
     transaction = DriverTransaction()
     token = _current.set(transaction)
     try:
@@ -168,6 +152,14 @@ def driver_transaction() -> Iterator[DriverTransaction]:
     finally:
         _current.reset(token)
         transaction.end(commit=False)
+
+
+def commit_driver_transaction() -> None:
+    """Commit the current ``DriverTransaction`` now, before the response is built: a grant
+    that signs its token after its writes (``tokens.SignAfterCommit``) calls this first."""
+    transaction = _current.get()
+    if transaction is not None:
+        transaction.end(commit=True)
 
 
 def leave_driver_transaction() -> None:
@@ -179,11 +171,11 @@ def leave_driver_transaction() -> None:
         transaction.end(commit=False)
 
 
-def _transaction_connection(write: bool = True) -> tuple[Dialect, Any]:
+def _transaction_connection() -> tuple[Dialect, Any]:
     """The dialect and DBAPI connection of the request's transaction, begun if need be."""
     transaction = _current.get()
     if transaction is not None:
-        return transaction.connection(write)
+        return transaction.connection()
     connection = db.session.connection()  # joins, or begins, the session's transaction
     return connection.dialect, connection.connection.dbapi_connection
 

@@ -3,9 +3,7 @@
 * A code is single use (RFC 6749 section 4.1.2): ``consume`` is one conditional UPDATE, so two
   concurrent redemptions cannot both win; the loser learns the code was replayed.
 * A refresh token is rotated at every use (RFC 9700 section 4.14.2): ``rotate_refresh`` is the
-  same conditional UPDATE; replaying a rotated token revokes its whole family. The grant reads the
-  presented token first (``find_live_refresh``, before the write lock), signs its successor, and
-  rotates only then, so the write lock is not held across the signature.
+  same conditional UPDATE; replaying a rotated token revokes its whole family.
 """
 
 from __future__ import annotations
@@ -14,13 +12,12 @@ from dataclasses import dataclass, fields
 
 from authlib.oauth2.rfc6749 import TokenMixin
 from authlib.oidc.core import AuthorizationCodeMixin
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, bindparam, select, text, update
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, bindparam, text, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
 from idp.extensions import db
 from idp.models.statements import DriverStatement
-from idp.models.user import User
 
 
 class AuthenticationContextColumns:
@@ -107,23 +104,14 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
     )
 
     @staticmethod
-    def find_live_refresh(digest: str, client_id: str) -> PresentedRefresh | None:
-        """The live refresh token of this client with this digest, and its user's ``sub``.
-
-        A read taken before the transaction's write lock (``first_before_write``): the grant
-        signs the successor before it rotates, and ``rotate_refresh`` re-checks every condition.
-        """
-        found = _LIVE_REFRESH.first_before_write(digest=digest, owner=client_id, at=now())
-        return PresentedRefresh(*found) if found is not None else None
-
-    @staticmethod
-    def rotate_refresh(presented: PresentedRefresh) -> bool:
-        """Retire the presented refresh token; False if it was rotated or revoked meanwhile.
+    def rotate_refresh(digest: str, client_id: str) -> RotatedRefresh | None:
+        """Retire a live refresh token of this client and return it; ``None`` if none matched.
 
         One conditional UPDATE, so of two concurrent uses of one token exactly one wins. Run on
         the driver's cursor (``_ROTATE``): this is the refresh grant's hot path.
         """
-        return _ROTATE.execute(id=presented.id, at=now()) == 1
+        found = _ROTATE.first(digest=digest, owner=client_id, at=now())
+        return RotatedRefresh(*found) if found is not None else None
 
     def check_client(self, client) -> bool:
         return self.client_id == client.get_client_id()
@@ -142,13 +130,12 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
 
 
 @dataclass(frozen=True)
-class PresentedRefresh:
-    """The columns of a presented, live refresh token that its successor needs."""
+class RotatedRefresh:
+    """The columns of a just-rotated refresh token that its successor needs."""
 
     id: int
     client_id: str
     user_id: int
-    sub: str  # the user's, so the grant needs no statement of its own for it
     scope: str
     family: str
     family_expires_at: int
@@ -163,22 +150,17 @@ class PresentedRefresh:
 
 
 _table = Token.__table__
-_live = (_table.c.rotated_at.is_(None), _table.c.revoked_at.is_(None))
-_presented_columns = (
-    User.sub if f.name == "sub" else _table.c[f.name] for f in fields(PresentedRefresh)
-)
-_LIVE_REFRESH = DriverStatement(
-    select(*_presented_columns)
-    .join(User, User.id == _table.c.user_id)
+_ROTATE = DriverStatement(
+    _table.update()
     .where(
         _table.c.refresh_digest == bindparam("digest"),
         _table.c.client_id == bindparam("owner"),
+        _table.c.rotated_at.is_(None),
+        _table.c.revoked_at.is_(None),
         _table.c.family_expires_at > bindparam("at"),
-        *_live,
     )
-)
-_ROTATE = DriverStatement(
-    _table.update().where(_table.c.id == bindparam("id"), *_live).values(rotated_at=bindparam("at"))
+    .values(rotated_at=bindparam("at"))
+    .returning(*(_table.c[f.name] for f in fields(RotatedRefresh)))
 )
 
 

@@ -8,22 +8,20 @@
 
 from __future__ import annotations
 
-from typing import NoReturn
-
 from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.grants.util import is_openid_scope
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from idp import audit, secrets_util
 from idp.clock import now
 from idp.extensions import db
 from idp.models import AuthorizationCode, Token, User
-from idp.models.statements import leave_driver_transaction
-from idp.models.tokens import PresentedRefresh, revoke_where
+from idp.models.statements import DriverStatement, leave_driver_transaction
+from idp.models.tokens import RotatedRefresh, revoke_where
 from idp.oauth2 import claims as user_claims
 from idp.oauth2 import signing
 from idp.oauth2.principal import Principal, SubjectRef
@@ -156,52 +154,43 @@ class OpenIDConnectCode(OpenIDCode):
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
-    """Refresh with rotation: read the presented token, sign its successor, then rotate.
-
-    The read takes no write lock and rotation re-checks it in one conditional UPDATE, so the
-    write lock (SQLite has one) is held for the writes alone, not across the signature.
-    """
-
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
 
-    def _validate_request_token(self, client) -> PresentedRefresh:
+    def _validate_request_token(self, client) -> RotatedRefresh:
+        """Rotate in one conditional UPDATE; only a failure looks closer (replay revokes)."""
         value = self.request.form.get("refresh_token")
         if not value:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
         digest = secrets_util.digest(value)
-        presented = Token.find_live_refresh(digest, client.client_id)
-        if presented is None:
-            _refuse(digest, client)
-        return presented
+        row = Token.rotate_refresh(digest, client.client_id)
+        if row is not None:
+            return row
+        leave_driver_transaction()  # what follows needs the ORM, in db.session
+        row = db.session.execute(select(Token).where(Token.refresh_digest == digest)).scalar()
+        if row is None or not row.check_client(client):
+            raise InvalidGrantError("refresh token is invalid or was issued to another client")
+        if row.revoked_at is not None:
+            raise InvalidGrantError("refresh token was revoked")
+        if row.rotated_at is not None:
+            _revoke_family(row)
+            raise InvalidGrantError("refresh token was already used")
+        raise InvalidGrantError("refresh token has expired")
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
-        """Unused: ``_validate_request_token`` does the lookup."""
+        """Unused: ``_validate_request_token`` does the lookup with rotation."""
         return None
 
-    def authenticate_user(self, refresh_token: PresentedRefresh) -> Principal[SubjectRef]:
+    def authenticate_user(self, refresh_token: RotatedRefresh) -> Principal[SubjectRef] | None:
         """Only the user's id and ``sub``: a refresh issues no ID token, so it loads no ``User``."""
-        return Principal.of(SubjectRef(refresh_token.user_id, refresh_token.sub), refresh_token)
+        found = _SUBJECT.first(id=refresh_token.user_id)
+        return Principal.of(SubjectRef(*found), refresh_token) if found else None
 
-    def revoke_old_credential(self, refresh_token: PresentedRefresh) -> None:
-        """Rotate the presented token; if a concurrent use rotated it first, this use fails
-        (its writes are rolled back) and counts as a replay."""
-        if not Token.rotate_refresh(refresh_token):
-            _refuse(secrets_util.digest(self.request.form["refresh_token"]), self.request.client)
+    def revoke_old_credential(self, refresh_token: RotatedRefresh) -> None:
+        """Nothing to do: the old token was rotated atomically during validation."""
 
 
-def _refuse(digest: str, client) -> NoReturn:
-    """Say why a refresh token was refused; a rotated one is a replay and revokes its family."""
-    leave_driver_transaction()  # what follows needs the ORM, in db.session
-    row = db.session.execute(select(Token).where(Token.refresh_digest == digest)).scalar()
-    if row is None or not row.check_client(client):
-        raise InvalidGrantError("refresh token is invalid or was issued to another client")
-    if row.revoked_at is not None:
-        raise InvalidGrantError("refresh token was revoked")
-    if row.rotated_at is not None:
-        _revoke_family(row)
-        raise InvalidGrantError("refresh token was already used")
-    raise InvalidGrantError("refresh token has expired")
+_SUBJECT = DriverStatement(select(User.id, User.sub).where(User.id == bindparam("id")))
 
 
 def _revoke_family(row: Token) -> None:

@@ -43,7 +43,7 @@ def query_client(client_id: str) -> Client | None:
 
 
 _CLIENT_COLUMNS = tuple(Client.__table__.columns.keys())
-# A statement, not the ORM: the token endpoint's grants run outside db.session (DRIVER_GRANTS).
+# A statement, not the ORM: grants of tokens.SIGNED_AFTER_COMMIT run outside db.session.
 _CLIENT = DriverStatement(
     select(*Client.__table__.columns).where(Client.client_id == bindparam("client_id"))
 )
@@ -101,8 +101,8 @@ def init_app(app: Flask) -> None:
         grants.AuthorizationCodeGrant,
         [grants.S256CodeChallenge(required=True), grants.OpenIDConnectCode(require_nonce=False)],
     )
-    authorization.register_grant(grants.RefreshTokenGrant)
-    authorization.register_grant(grants.ClientCredentialsGrant)
+    authorization.register_grant(grants.RefreshTokenGrant, [tokens.SignAfterCommit()])
+    authorization.register_grant(grants.ClientCredentialsGrant, [tokens.SignAfterCommit()])
     authorization.register_endpoint(TokenRevocation)
     authorization.register_endpoint(TokenIntrospection)
     authorization.register_endpoint(RPInitiatedLogout)

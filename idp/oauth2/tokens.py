@@ -3,22 +3,38 @@
 Access tokens are JWTs (``typ: at+jwt``) carrying acr, amr, auth_time, scope and client_id, so a
 resource server can enforce step-up without a call back. Their ``jti`` is recorded so revocation
 and introspection (RFC 7009, RFC 7662) can still answer "inactive".
+
+The grants of ``SIGNED_AFTER_COMMIT`` (client credentials, refresh) sign their access token only
+after their writes commit (``SignAfterCommit``): the claims are fixed before the token row is
+written, and the write lock (SQLite has one) is then held for the statements alone, not across an
+RSA signature, while a refresh grant still rotates, writes and audits in one transaction.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass
 
 from flask import current_app
 
 from idp import audit, secrets_util
 from idp.clock import now
 from idp.models import Token
-from idp.models.statements import DriverStatement, strict_insert
-from idp.models.tokens import PresentedRefresh
+from idp.models.statements import DriverStatement, commit_driver_transaction, strict_insert
+from idp.models.tokens import RotatedRefresh
 from idp.oauth2 import signing
 from idp.oauth2.principal import Principal
+
+#: Grants that run outside ``db.session`` (``views.oauth``) and sign after their commit.
+SIGNED_AFTER_COMMIT = frozenset({"client_credentials", "refresh_token"})
+
+
+@dataclass(frozen=True)
+class UnsignedAccessToken:
+    """An access token's claims, fixed and recorded, to be signed once the writes committed."""
+
+    claims: dict
 
 
 def generate_token(
@@ -48,9 +64,10 @@ def generate_token(
             claims["acr"] = user.acr
         if user.sid:
             claims["sid"] = user.sid
+    unsigned = grant_type in SIGNED_AFTER_COMMIT
     token = {
         "token_type": "Bearer",
-        "access_token": signing.sign(claims, typ="at+jwt"),
+        "access_token": UnsignedAccessToken(claims) if unsigned else signing.sign(claims, "at+jwt"),
         "expires_in": ttl,
         "scope": scope or "",
     }
@@ -64,7 +81,11 @@ def save_token(token: dict, request) -> None:
 
     Run on the driver's cursor (``_INSERT``): this runs on every token request.
     """
-    claims = _unverified_claims(token["access_token"])
+    access_token = token["access_token"]
+    if isinstance(access_token, UnsignedAccessToken):
+        claims = access_token.claims
+    else:
+        claims = _unverified_claims(access_token)
     principal: Principal | None = request.user
     code = request.authorization_code
     row = {
@@ -104,7 +125,7 @@ _COLUMNS = (
 _INSERT = DriverStatement(strict_insert(Token.__table__, _COLUMNS))
 
 
-def _family(refresh_token: str, previous: PresentedRefresh | None, code_id: int | None) -> dict:
+def _family(refresh_token: str, previous: RotatedRefresh | None, code_id: int | None) -> dict:
     """A new refresh token continues its predecessor's family, or starts one."""
     if previous is not None:
         family, expires, code_id = previous.family, previous.family_expires_at, previous.code_id
@@ -123,3 +144,17 @@ def _unverified_claims(jwt_value: str) -> dict:
     """Read claims of a JWT we have just signed ourselves (no need to verify our own work)."""
     payload = jwt_value.split(".")[1]
     return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+class SignAfterCommit:
+    """Grant extension for ``SIGNED_AFTER_COMMIT``: once the grant's token response is ready,
+    commit its transaction, then sign the access token whose claims were recorded."""
+
+    def __call__(self, grant) -> None:
+        grant.register_hook("after_create_token_response", _commit_then_sign)
+
+
+def _commit_then_sign(grant, result: tuple) -> None:
+    token = result[1]
+    commit_driver_transaction()
+    token["access_token"] = signing.sign(token["access_token"].claims, typ="at+jwt")

@@ -18,6 +18,7 @@ from idp import audit, policy_facts, sessions
 from idp.extensions import csrf, db
 from idp.models.statements import driver_transaction
 from idp.oauth2 import authorization as authz
+from idp.oauth2 import tokens
 from idp.oauth2.principal import Principal
 from idp.oauth2.server import authorization
 from idp.policy import Fail, Interact, decide
@@ -157,19 +158,15 @@ def authorization_error(error: OAuth2Error):
     return body, 400
 
 
-#: Grants whose every statement is a ``DriverStatement``: they run outside ``db.session``.
-DRIVER_GRANTS = frozenset({"client_credentials", "refresh_token"})
-
-
 @bp.route("/token", methods=["POST"])
 @csrf.exempt
 def token():
-    if request.form.get("grant_type") not in DRIVER_GRANTS:
+    """Grants whose every statement is a ``DriverStatement`` run outside ``db.session``, in a
+    transaction their ``SignAfterCommit`` extension commits; an error response rolls it back."""
+    if request.form.get("grant_type") not in tokens.SIGNED_AFTER_COMMIT:
         return _committed(authorization.create_token_response())
-    with driver_transaction() as transaction:
-        response = authorization.create_token_response()
-        transaction.end(commit=response.status_code == 200)
-    return response
+    with driver_transaction():
+        return authorization.create_token_response()
 
 
 @bp.route("/revoke", methods=["POST"])
