@@ -113,6 +113,6 @@ def _request_fields() -> dict:
         return {"ip": None, "user_agent": None, "request_id": None}
     return {
         "ip": request.remote_addr,
-        "user_agent": (request.user_agent.string or "")[:512],
+        "user_agent": request.headers.get("User-Agent", "")[:512],
         "request_id": getattr(g, "request_id", None),
     }

@@ -16,7 +16,7 @@ class AuditEvent(db.Model):
         BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True
     )
     at: Mapped[int] = mapped_column(BigInteger)
-    event: Mapped[str] = mapped_column(String(64), index=True)
+    event: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str | None] = mapped_column(String(320), nullable=True)
     subject: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
