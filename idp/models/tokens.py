@@ -12,11 +12,12 @@ from dataclasses import dataclass, fields
 
 from authlib.oauth2.rfc6749 import TokenMixin
 from authlib.oidc.core import AuthorizationCodeMixin
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, bindparam, text, update
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, bindparam, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
 from idp.extensions import db
+from idp.models.indexes import partial_index
 from idp.models.statements import DriverStatement
 
 
@@ -77,13 +78,13 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
     """One token response: the JWT access token's ``jti`` and, if any, a refresh token digest."""
 
     __tablename__ = "tokens"
-    # Only replay handling looks tokens up by code or family, and only non-NULL values: partial
-    # indexes, so a client-credentials token (neither) writes no page to them (migration 0008).
-    __table_args__ = tuple(
-        Index(f"ix_tokens_{name}", name, sqlite_where=text(f"{name} IS NOT NULL"),
-              postgresql_where=text(f"{name} IS NOT NULL"))
-        for name in ("code_id", "family")
-    )  # fmt: skip
+    # Tokens are looked up by refresh digest, code or family only by a value: partial indexes,
+    # so a client-credentials token (none of them) writes no page to them (migrations 0008, 0009).
+    __table_args__ = (
+        partial_index("uq_tokens_refresh_digest", "refresh_digest", unique=True),
+        partial_index("ix_tokens_code_id", "code_id"),
+        partial_index("ix_tokens_family", "family"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     jti: Mapped[str] = mapped_column(String(64), unique=True)
     client_id: Mapped[str] = mapped_column(String(64))
@@ -94,7 +95,7 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
     grant_type: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[int] = mapped_column(BigInteger, default=now)
     access_expires_at: Mapped[int] = mapped_column(BigInteger)
-    refresh_digest: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    refresh_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
     family: Mapped[str | None] = mapped_column(String(64), nullable=True)
     family_expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     rotated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
