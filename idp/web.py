@@ -43,9 +43,8 @@ class CookieSessionInterface(SecureCookieSessionInterface):
     building it (key derivation, serializer set-up) would cost each of their requests."""
 
     def open_session(self, app: Flask, request) -> SecureCookieSession | None:
-        if "HTTP_COOKIE" not in request.environ:  # before parsing any: most token requests
-            return self.session_class()
-        if not request.cookies.get(self.get_cookie_name(app)):
+        brought = "HTTP_COOKIE" in request.environ  # checked before parsing any cookie
+        if not brought or not request.cookies.get(self.get_cookie_name(app)):
             return self.session_class()
         return super().open_session(app, request)
 
