@@ -6,8 +6,9 @@ lookup, events, result wrapping) costs more CPU than the database spends running
 ``DriverStatement`` is compiled by SQLAlchemy once per dialect, so the SQL text, the driver's
 paramstyle (sqlite3 qmark, psycopg pyformat), PostgreSQL's bind casts and JSON (de)serialisation
 stay SQLAlchemy's own; it then runs on the DBAPI connection of the request's transaction: the
-``db.session`` one, so it commits or rolls back with everything else, or, inside
-``driver_transaction()``, a pool connection of its own that skips the Session's unit of work.
+``db.session`` one, so it commits or rolls back with everything else, or, once the grant has
+claimed the request's ``DriverTransaction``, a pool connection of its own that skips the
+Session's unit of work.
 """
 
 from __future__ import annotations
@@ -110,15 +111,22 @@ class DriverTransaction:
 
     The Session's unit of work (transaction objects, pool bookkeeping, events) costs more CPU
     than the few statements of a client-credentials or refresh grant; those grants run every
-    statement here and never touch ``db.session``. SQLite allows one writer at a time, so the
-    two must not hold transactions at once: ``leave_driver_transaction`` hands over.
+    statement here and never touch ``db.session``. A token request opens one
+    (``driver_transaction``), but statements use it only once the grant that Authlib chose has
+    claimed it (``claim_driver_transaction``): the grant decides, not a guess from the request.
+    SQLite allows one writer at a time, so this and ``db.session`` must not hold transactions at
+    once: ``leave_driver_transaction`` hands over.
     """
 
     def __init__(self) -> None:
         self._pooled = None
+        self.claimed = False
+        self._committed = False
 
     def connection(self) -> tuple[Dialect, Any]:
         """The dialect and DBAPI connection, beginning the transaction on first use."""
+        if self._committed:  # a write now would begin a transaction nothing commits
+            raise RuntimeError("this request's driver transaction has already committed")
         if self._pooled is None:
             self._pooled = db.engine.raw_connection()
             begin(db.engine.dialect, self._pooled.dbapi_connection)
@@ -126,6 +134,7 @@ class DriverTransaction:
 
     def end(self, commit: bool) -> None:
         """Commit or roll back, and give the connection back to the pool."""
+        self._committed = self._committed or commit
         pooled, self._pooled = self._pooled, None
         if pooled is None:
             return
@@ -143,8 +152,9 @@ _current: ContextVar[DriverTransaction | None] = ContextVar("idp.driver_transact
 
 @contextmanager
 def driver_transaction() -> Iterator[DriverTransaction]:
-    """Run the block's ``DriverStatement``s in a ``DriverTransaction``; the block commits it
-    (``commit_driver_transaction``), anything left open (an exception included) is rolled back."""
+    """A block (a token request) whose grant may claim a ``DriverTransaction`` for its
+    ``DriverStatement``s; the grant commits it (``commit_driver_transaction``), anything left
+    open (an exception included) is rolled back at the end of the block."""
     transaction = DriverTransaction()
     token = _current.set(transaction)
     try:
@@ -152,6 +162,24 @@ def driver_transaction() -> Iterator[DriverTransaction]:
     finally:
         _current.reset(token)
         transaction.end(commit=False)
+
+
+def claim_driver_transaction() -> None:
+    """Run the rest of this request's statements in its ``DriverTransaction``.
+
+    Called by the extension of a grant (``tokens.SignAfterCommit``) when Authlib creates that
+    grant for the request, so the transaction always matches the grant that runs.
+    """
+    transaction = _current.get()
+    if transaction is None:
+        raise RuntimeError("a grant that signs after its commit runs inside driver_transaction()")
+    transaction.claimed = True
+
+
+def driver_transaction_claimed() -> bool:
+    """Whether this request's statements run in a claimed ``DriverTransaction``."""
+    transaction = _current.get()
+    return transaction is not None and transaction.claimed
 
 
 def commit_driver_transaction() -> None:
@@ -174,7 +202,7 @@ def leave_driver_transaction() -> None:
 def _transaction_connection() -> tuple[Dialect, Any]:
     """The dialect and DBAPI connection of the request's transaction, begun if need be."""
     transaction = _current.get()
-    if transaction is not None:
+    if transaction is not None and transaction.claimed:
         return transaction.connection()
     connection = db.session.connection()  # joins, or begins, the session's transaction
     return connection.dialect, connection.connection.dbapi_connection

@@ -43,7 +43,7 @@ def query_client(client_id: str) -> Client | None:
 
 
 _CLIENT_COLUMNS = tuple(Client.__table__.columns.keys())
-# A statement, not the ORM: grants of tokens.SIGNED_AFTER_COMMIT run outside db.session.
+# A statement, not the ORM: grants of tokens.SignAfterCommit run outside db.session.
 _CLIENT = DriverStatement(
     select(*Client.__table__.columns).where(Client.client_id == bindparam("client_id"))
 )

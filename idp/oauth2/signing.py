@@ -9,7 +9,7 @@ from __future__ import annotations
 import jwt
 from flask import current_app
 
-from idp.keys import KeyStore
+from idp.keys import KeyStore, SigningKey
 
 
 class InvalidJWT(Exception):
@@ -20,9 +20,9 @@ def keystore() -> KeyStore:
     return current_app.extensions["idp.keystore"]
 
 
-def sign(claims: dict, typ: str = "JWT") -> str:
-    """Sign ``claims`` with the current key, naming it in the ``kid`` header."""
-    key = keystore().current()
+def sign(claims: dict, typ: str = "JWT", key: SigningKey | None = None) -> str:
+    """Sign ``claims`` with ``key`` (by default the current one), naming it in ``kid``."""
+    key = key or keystore().current()
     headers = {"kid": key.kid, "typ": typ}
     return jwt.encode(claims, key.private_key, algorithm=key.alg, headers=headers)
 

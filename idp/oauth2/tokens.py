@@ -4,37 +4,45 @@ Access tokens are JWTs (``typ: at+jwt``) carrying acr, amr, auth_time, scope and
 resource server can enforce step-up without a call back. Their ``jti`` is recorded so revocation
 and introspection (RFC 7009, RFC 7662) can still answer "inactive".
 
-The grants of ``SIGNED_AFTER_COMMIT`` (client credentials, refresh) sign their access token only
-after their writes commit (``SignAfterCommit``): the claims are fixed before the token row is
-written, and the write lock (SQLite has one) is then held for the statements alone, not across an
-RSA signature, while a refresh grant still rotates, writes and audits in one transaction.
+The grants registered with ``SignAfterCommit`` (client credentials, refresh) sign their access
+token only after their writes commit: the claims are fixed before the token row is written, and
+the write lock (SQLite has one) is then held for the statements alone, not across an RSA
+signature, while a refresh grant still rotates, writes and audits in one transaction.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass
 
 from flask import current_app
 
 from idp import audit, secrets_util
 from idp.clock import now
 from idp.models import Token
-from idp.models.statements import DriverStatement, commit_driver_transaction, strict_insert
+from idp.models.statements import (
+    DriverStatement,
+    claim_driver_transaction,
+    commit_driver_transaction,
+    driver_transaction_claimed,
+    strict_insert,
+)
 from idp.models.tokens import RotatedRefresh
 from idp.oauth2 import signing
 from idp.oauth2.principal import Principal
 
-#: Grants that run outside ``db.session`` (``views.oauth``) and sign after their commit.
-SIGNED_AFTER_COMMIT = frozenset({"client_credentials", "refresh_token"})
 
-
-@dataclass(frozen=True)
 class UnsignedAccessToken:
-    """An access token's claims, fixed and recorded, to be signed once the writes committed."""
+    """An access token's claims, fixed and recorded, to be signed once the writes committed.
 
-    claims: dict
+    Deliberately not a dataclass, which Flask's JSON encoder would turn into a dict: one that
+    escaped its signing would fail the response instead of being sent.
+    """
+
+    __slots__ = ("claims",)
+
+    def __init__(self, claims: dict) -> None:
+        self.claims = claims
 
 
 def generate_token(
@@ -64,7 +72,7 @@ def generate_token(
             claims["acr"] = user.acr
         if user.sid:
             claims["sid"] = user.sid
-    unsigned = grant_type in SIGNED_AFTER_COMMIT
+    unsigned = driver_transaction_claimed()  # by a grant of SignAfterCommit
     token = {
         "token_type": "Bearer",
         "access_token": UnsignedAccessToken(claims) if unsigned else signing.sign(claims, "at+jwt"),
@@ -147,14 +155,18 @@ def _unverified_claims(jwt_value: str) -> dict:
 
 
 class SignAfterCommit:
-    """Grant extension for ``SIGNED_AFTER_COMMIT``: once the grant's token response is ready,
-    commit its transaction, then sign the access token whose claims were recorded."""
+    """Grant extension: the grant runs its statements in the request's ``DriverTransaction``
+    and, once its token response is ready, commits it, then signs the access token whose claims
+    were recorded. Authlib applies it when it creates the grant for a request, so the grant that
+    runs is the one that claims the transaction (``views.oauth.token``)."""
 
     def __call__(self, grant) -> None:
+        claim_driver_transaction()
         grant.register_hook("after_create_token_response", _commit_then_sign)
 
 
 def _commit_then_sign(grant, result: tuple) -> None:
     token = result[1]
+    key = signing.keystore().current()  # may read the key store: a failure here changes nothing
     commit_driver_transaction()
-    token["access_token"] = signing.sign(token["access_token"].claims, typ="at+jwt")
+    token["access_token"] = signing.sign(token["access_token"].claims, typ="at+jwt", key=key)

@@ -18,7 +18,6 @@ from idp import audit, policy_facts, sessions
 from idp.extensions import csrf, db
 from idp.models.statements import driver_transaction
 from idp.oauth2 import authorization as authz
-from idp.oauth2 import tokens
 from idp.oauth2.principal import Principal
 from idp.oauth2.server import authorization
 from idp.policy import Fail, Interact, decide
@@ -161,12 +160,14 @@ def authorization_error(error: OAuth2Error):
 @bp.route("/token", methods=["POST"])
 @csrf.exempt
 def token():
-    """Grants whose every statement is a ``DriverStatement`` run outside ``db.session``, in a
-    transaction their ``SignAfterCommit`` extension commits; an error response rolls it back."""
-    if request.form.get("grant_type") not in tokens.SIGNED_AFTER_COMMIT:
-        return _committed(authorization.create_token_response())
-    with driver_transaction():
-        return authorization.create_token_response()
+    """The grant Authlib chooses decides the transaction: one of ``tokens.SignAfterCommit``
+    claims the block's ``DriverTransaction`` and commits it itself before signing; every other
+    grant runs in ``db.session``, committed here. An error response rolls back either."""
+    with driver_transaction() as transaction:
+        response = authorization.create_token_response()
+    if transaction.claimed and response.status_code == 200:
+        return response
+    return _committed(response)
 
 
 @bp.route("/revoke", methods=["POST"])

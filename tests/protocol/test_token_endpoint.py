@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import jwt
 import requests
 
 from tests.cli.helpers import audit_rows
@@ -186,3 +187,31 @@ def test_client_credentials_refused_for_a_client_not_registered_for_it(server, r
         auth=(rp["client_id"], rp["client_secret"]),
     )
     assert _error(response) == "unauthorized_client"
+
+
+def test_grant_type_in_the_query_string_runs_one_grant_whose_writes_all_commit(server, rp, user):
+    """Authlib reads ``grant_type`` from the query string before the body. Whichever grant it
+    runs, its writes commit together: the code is consumed (a replay is refused and revokes
+    what it issued), the access token is recorded (introspection answers active) and audited."""
+    relying, result = _authorized(server, rp, user)
+    response = requests.post(
+        relying.meta["token_endpoint"] + "?grant_type=authorization_code",
+        data={
+            "grant_type": "refresh_token",
+            "code": result.params["code"],
+            "redirect_uri": relying.redirect_uri,
+            "code_verifier": result.verifier,
+        },
+        auth=(rp["client_id"], rp["client_secret"]),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    tokens = response.json()
+    introspect = relying.meta["introspection_endpoint"]
+    assert relying.post(introspect, {"token": tokens["access_token"]}).json()["active"] is True
+    jti = jwt.decode(tokens["access_token"], options={"verify_signature": False})["jti"]
+    issued = [row for row in audit_rows(server) if row["event"] == "token_issued"]
+    assert any(jti in str(row["detail"]) for row in issued)
+    replay = relying.redeem(result)
+    assert replay.status_code == 400 and _error(replay) == "invalid_grant"
+    assert relying.post(introspect, {"token": tokens["access_token"]}).json()["active"] is False
