@@ -53,7 +53,12 @@ def generate_token(
     expires_in: int | None = None,
     include_refresh_token: bool = True,
 ) -> dict:
-    """Authlib's token generator hook: build the token response body."""
+    """Authlib's token generator hook: build the token response body.
+
+    Like Authlib's own generator, it grants only the requested scopes the client is registered
+    for (RFC 6749 section 3.3; the response's ``scope`` says which).
+    """
+    scope = client.get_allowed_scope(scope)
     ttl = expires_in or current_app.config["ACCESS_TOKEN_TTL"]
     issued = now()
     claims = {

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import jwt
 import requests
 
-from tests.cli.helpers import audit_rows
+from tests.cli.helpers import audit_rows, connect
 from tests.support.oidc import HostedPages, RelyingParty
 
 
@@ -215,3 +215,22 @@ def test_grant_type_in_the_query_string_runs_one_grant_whose_writes_all_commit(s
     replay = relying.redeem(result)
     assert replay.status_code == 400 and _error(replay) == "invalid_grant"
     assert relying.post(introspect, {"token": tokens["access_token"]}).json()["active"] is False
+
+
+def test_client_credentials_grant_only_the_scopes_the_client_is_registered_for(server):
+    machine = server.create_client("--name", "Narrow", "--grant-type", "client_credentials")
+    mark = "%s" if server.backend == "postgresql" else "?"
+    with connect(server) as conn:  # no command sets a client's scopes yet
+        update = f"UPDATE clients SET scopes = '[\"profile\"]' WHERE client_id = {mark}"
+        conn.execute(update, (machine["client_id"],))
+        conn.commit()
+    response = requests.post(
+        server.url + "/token",
+        data={"grant_type": "client_credentials", "scope": "openid profile email"},
+        auth=(machine["client_id"], machine["client_secret"]),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["scope"] == "profile"
+    claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
+    assert claims["scope"] == "profile"
