@@ -96,6 +96,9 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
     issued_at: Mapped[int] = mapped_column(BigInteger, default=now)
     access_expires_at: Mapped[int] = mapped_column(BigInteger)
     refresh_digest: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The refresh token's own scope: the grant's, kept whole when a refresh narrows the access
+    # token's ``scope`` (RFC 6749 section 6). NULL on rows before migration 0010: ``scope``.
+    refresh_scope: Mapped[str | None] = mapped_column(String(1000), nullable=True)
     family: Mapped[str | None] = mapped_column(String(64), nullable=True)
     family_expires_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     rotated_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
@@ -120,6 +123,10 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
     def get_scope(self) -> str:
         return self.scope
 
+    def get_refresh_scope(self) -> str:
+        """The scope the refresh token carries (what a refresh may ask for at most)."""
+        return self.scope if self.refresh_scope is None else self.refresh_scope
+
     def get_expires_in(self) -> int:
         return self.access_expires_at - self.issued_at
 
@@ -138,6 +145,7 @@ class RotatedRefresh:
     client_id: str
     user_id: int
     scope: str
+    refresh_scope: str | None
     family: str
     family_expires_at: int
     code_id: int | None
@@ -147,7 +155,8 @@ class RotatedRefresh:
     sid: str | None
 
     def get_scope(self) -> str:
-        return self.scope
+        """The refresh token's scope: the most a refresh may ask for, and its default."""
+        return self.scope if self.refresh_scope is None else self.refresh_scope
 
 
 _table = Token.__table__

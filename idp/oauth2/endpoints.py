@@ -99,7 +99,7 @@ class TokenIntrospection(IntrospectionEndpoint):
             "active": True,
             "iss": current_app.config["ISSUER"],
             "client_id": row.client_id,
-            "scope": row.scope,
+            "scope": row.scope if token.kind == "access_token" else row.get_refresh_scope(),
             "token_type": "Bearer" if token.kind == "access_token" else "refresh_token",
             "iat": row.issued_at,
             "exp": row.access_expires_at if token.kind == "access_token" else row.family_expires_at,

@@ -115,11 +115,14 @@ def save_token(token: dict, request) -> None:
         "sid": principal.sid if principal else None,
         "code_id": code.id if code is not None else None,
         "refresh_digest": None,
+        "refresh_scope": None,
         "family": None,
         "family_expires_at": None,
     }
     if "refresh_token" in token:
         row.update(_family(token["refresh_token"], request.refresh_token, row["code_id"]))
+        previous = request.refresh_token  # its scope, not a narrowed one (RFC 6749 section 6)
+        row["refresh_scope"] = previous.get_scope() if previous else row["scope"]
     _INSERT.execute(**row)
     audit.record(
         "token_issued",
@@ -133,7 +136,8 @@ def save_token(token: dict, request) -> None:
 
 _COLUMNS = (
     "jti", "client_id", "user_id", "scope", "grant_type", "issued_at", "access_expires_at",
-    "acr", "amr", "auth_time", "sid", "code_id", "refresh_digest", "family", "family_expires_at",
+    "acr", "amr", "auth_time", "sid", "code_id", "refresh_digest", "refresh_scope", "family",
+    "family_expires_at",
 )  # fmt: skip
 _INSERT = DriverStatement(strict_insert(Token.__table__, _COLUMNS))
 

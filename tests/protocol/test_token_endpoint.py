@@ -234,3 +234,25 @@ def test_client_credentials_grant_only_the_scopes_the_client_is_registered_for(s
     assert response.json()["scope"] == "profile"
     claims = jwt.decode(response.json()["access_token"], options={"verify_signature": False})
     assert claims["scope"] == "profile"
+
+
+def test_a_refresh_that_narrows_the_scope_leaves_the_refresh_tokens_scope_whole(server, rp, user):
+    """RFC 6749 section 6: a narrowed refresh narrows its access token, while the new refresh
+    token keeps the scope of the one presented, so a later refresh may ask for all of it."""
+    relying, result = _authorized(server, rp, user)
+    first = relying.redeem(result).json()
+    granted = set(first["scope"].split())
+    assert granted > {"openid"}
+    endpoint, introspect = relying.meta["token_endpoint"], relying.meta["introspection_endpoint"]
+    narrowed = relying.post(
+        endpoint,
+        {"grant_type": "refresh_token", "refresh_token": first["refresh_token"], "scope": "openid"},
+    ).json()
+    assert narrowed["scope"] == "openid"
+    assert relying.post(introspect, {"token": narrowed["access_token"]}).json()["scope"] == "openid"
+    refresh_info = relying.post(introspect, {"token": narrowed["refresh_token"]}).json()
+    assert set(refresh_info["scope"].split()) == granted
+    whole = relying.post(
+        endpoint, {"grant_type": "refresh_token", "refresh_token": narrowed["refresh_token"]}
+    ).json()
+    assert set(whole["scope"].split()) == granted
