@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from functools import cached_property
 from urllib.parse import quote
@@ -93,6 +94,9 @@ authorization = Server()
 
 
 def init_app(app: Flask) -> None:
+    # Authlib logs every token response it issues at DEBUG, tokens included: no log
+    # configuration may write live credentials, so its records stop at INFO.
+    logging.getLogger("authlib").setLevel(logging.INFO)
     app.config["OAUTH2_SCOPES_SUPPORTED"] = SCOPES_SUPPORTED
     authorization.init_app(app, query_client=query_client, save_token=tokens.save_token)
     if authorization._authorization_grants:
