@@ -50,9 +50,11 @@ def _flask_settings(values: dict) -> dict:
 
 
 def _engine_options(url: str) -> dict:
+    # A database error is logged whole (the 500 handler): never with its statement's parameters,
+    # which may be a password hash, a digest or a factor's ciphertext.
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 15}}
-    return {"pool_recycle": 300}
+        return {"connect_args": {"timeout": 15}, "hide_parameters": True}
+    return {"pool_recycle": 300, "hide_parameters": True}
 
 
 def _init_extensions(app: Flask) -> None:

@@ -16,11 +16,15 @@ import secrets
 from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
+from sqlalchemy.exc import IntegrityError
+
 import idp
 import idp.db as schema
 from idp import users
 from idp.clients import register
 from idp.extensions import db
+from idp.models import User
 
 REDIRECT_URI = "http://localhost:9/cb"
 PASSWORD = "correct horse battery staple"
@@ -89,3 +93,23 @@ def test_token_responses_are_not_logged_even_at_debug(tmp_path, caplog):
         assert value.split(".")[-1] not in caplog.text  # not even a JWT's signature
     with app.app_context():
         db.engine.dispose()
+
+
+def test_a_database_error_names_no_statement_parameters(tmp_path):
+    """The 500 handler logs an unexpected database error whole; its message must not carry the
+    statement's parameters (a password hash, say: two sign-ups racing for one email)."""
+    app = idp.create_app(
+        {"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/t.db"}
+    )
+    with app.app_context():
+        schema.upgrade()
+        users.create("racer@example.com", PASSWORD)
+        db.session.commit()
+        marker = "$argon2id$v=19$m=65536,t=3,p=4$" + secrets.token_hex(16)
+        db.session.add(User(email="racer@example.com", password_hash=marker))
+        with pytest.raises(IntegrityError) as raised:
+            db.session.flush()
+        db.session.rollback()
+        db.engine.dispose()
+    assert "racer@example.com" not in str(raised.value)
+    assert marker not in str(raised.value)
