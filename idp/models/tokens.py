@@ -125,7 +125,7 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
 
     def get_refresh_scope(self) -> str:
         """The scope the refresh token carries (what a refresh may ask for at most)."""
-        return self.scope if self.refresh_scope is None else self.refresh_scope
+        return refresh_scope_of(self)
 
     def get_expires_in(self) -> int:
         return self.access_expires_at - self.issued_at
@@ -156,7 +156,12 @@ class RotatedRefresh:
 
     def get_scope(self) -> str:
         """The refresh token's scope: the most a refresh may ask for, and its default."""
-        return self.scope if self.refresh_scope is None else self.refresh_scope
+        return refresh_scope_of(self)
+
+
+def refresh_scope_of(row: Token | RotatedRefresh) -> str:
+    """A refresh token's own scope; a row from before migration 0010 has none: its ``scope``."""
+    return row.scope if row.refresh_scope is None else row.refresh_scope
 
 
 _table = Token.__table__

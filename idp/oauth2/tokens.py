@@ -120,9 +120,9 @@ def save_token(token: dict, request) -> None:
         "family_expires_at": None,
     }
     if "refresh_token" in token:
-        row.update(_family(token["refresh_token"], request.refresh_token, row["code_id"]))
-        previous = request.refresh_token  # its scope, not a narrowed one (RFC 6749 section 6)
-        row["refresh_scope"] = previous.get_scope() if previous else row["scope"]
+        row.update(
+            _family(token["refresh_token"], request.refresh_token, row["code_id"], row["scope"])
+        )
     _INSERT.execute(**row)
     audit.record(
         "token_issued",
@@ -142,15 +142,20 @@ _COLUMNS = (
 _INSERT = DriverStatement(strict_insert(Token.__table__, _COLUMNS))
 
 
-def _family(refresh_token: str, previous: RotatedRefresh | None, code_id: int | None) -> dict:
-    """A new refresh token continues its predecessor's family, or starts one."""
+def _family(
+    refresh_token: str, previous: RotatedRefresh | None, code_id: int | None, scope: str
+) -> dict:
+    """A new refresh token continues its predecessor's family and keeps its scope, not a
+    narrowed one (RFC 6749 section 6); or it starts a family with the granted ``scope``."""
     if previous is not None:
         family, expires, code_id = previous.family, previous.family_expires_at, previous.code_id
+        scope = previous.get_scope()
     else:
         family = secrets_util.token(16)
         expires = now() + current_app.config["REFRESH_TOKEN_TTL"]
     return {
         "refresh_digest": secrets_util.digest(refresh_token),
+        "refresh_scope": scope,
         "family": family,
         "family_expires_at": expires,
         "code_id": code_id,

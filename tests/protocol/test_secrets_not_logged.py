@@ -11,9 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import re
 import secrets
-from html import unescape
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -25,6 +23,7 @@ from idp import users
 from idp.clients import register
 from idp.extensions import db
 from idp.models import User
+from tests.support.oidc import csrf_token, hidden
 
 REDIRECT_URI = "http://localhost:9/cb"
 PASSWORD = "correct horse battery staple"
@@ -43,8 +42,8 @@ def _code(browser, client_id: str, email: str, challenge: str) -> str:
     page = browser.get(browser.get("/authorize", query_string=query).headers["Location"])
     html = page.get_data(as_text=True)
     form = {
-        "csrf_token": unescape(re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)[1]),
-        "next": unescape(re.search(r'name="next"[^>]*value="([^"]*)"', html)[1]),
+        "csrf_token": csrf_token(html),
+        "next": hidden(html, "next"),
         "email": email,
         "password": PASSWORD,
     }
