@@ -45,10 +45,11 @@ def _setup(workdir: Path, database_url: str | None = None):
     os.environ.pop("IDP_DATABASE_URL", None)
     if database_url:
         os.environ["IDP_DATABASE_URL"] = database_url
-    from idp import create_app, users
+    from idp import create_app
     from idp import db as schema
-    from idp.clients import register
+    from idp.accounts import users
     from idp.extensions import db
+    from idp.oauth2.registration import register
 
     app = create_app()
     with app.app_context():

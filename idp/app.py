@@ -28,9 +28,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.update(_flask_settings(values))
     _init_extensions(app)
     _register_blueprints(app)
-    from idp import cli
-
-    cli.init_app(app)
     return app
 
 
@@ -58,35 +55,27 @@ def _engine_options(url: str) -> dict:
 
 
 def _init_extensions(app: Flask) -> None:
-    from idp import crypto, keys, web
     from idp.extensions import csrf, db
+    from idp.keys import encryption, signing
     from idp.oauth2 import server
+    from idp.web import pages
 
     db.init_app(app)
     csrf.init_app(app)
-    web.init_app(app)
+    pages.init_app(app)
     server.init_app(app)
-    crypto.init_app(app)
+    encryption.init_app(app)
     ttl = max(app.config["ACCESS_TOKEN_TTL"], app.config["ID_TOKEN_TTL"])
-    store = keys.KeyStore(app.config["KEYS_DIR"], max_token_ttl=ttl)
+    store = signing.KeyStore(app.config["KEYS_DIR"], max_token_ttl=ttl)
     app.extensions["idp.keystore"] = store
     if store.ensure(app.config["SIGNING_ALG"]):
         app.logger.warning("no signing key found: created one in %s", store.folder)
 
 
 def _register_blueprints(app: Flask) -> None:
-    from idp.views import (
-        account,
-        auth,
-        delivery,
-        enroll,
-        home,
-        mfa,
-        oauth,
-        passkeys,
-        security,
-        wellknown,
-    )  # fmt: skip
+    from idp.views import home, oauth, wellknown
+    from idp.views.account import delivered_codes, passkeys, profile, security
+    from idp.views.signin import auth, enroll, mfa
 
     for module in (
         wellknown,
@@ -94,10 +83,10 @@ def _register_blueprints(app: Flask) -> None:
         auth,
         mfa,
         enroll,
-        account,
+        profile,
         security,
         passkeys,
-        delivery,
+        delivered_codes,
         home,
     ):
         app.register_blueprint(module.bp)

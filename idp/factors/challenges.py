@@ -14,7 +14,7 @@ from contextlib import suppress
 from flask import current_app
 from sqlalchemy import update
 
-from idp import audit, secrets_util
+from idp import audit, random_tokens
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import throttle
@@ -39,7 +39,7 @@ def issue(
 ) -> Challenge:
     cfg = current_app.config
     row = Challenge(
-        id=secrets_util.token(24),
+        id=random_tokens.token(24),
         user_id=user.id,
         login_session_id=login_session_id,
         factor_id=factor.id if factor else None,

@@ -34,14 +34,15 @@ from datetime import UTC, datetime
 from flask import current_app
 from sqlalchemy import select
 
-from idp import audit, mail
+from idp import audit
 from idp.clock import now
-from idp.crypto import factor_aad, keyring
 from idp.extensions import db
-from idp.factors import challenges, sms, throttle
+from idp.factors import challenges, throttle
 from idp.factors.base import FactorError, Verification, WrongCode
+from idp.keys.encryption import factor_aad, keyring
 from idp.models import Challenge, Factor, User
 from idp.models.factor import ChallengeStatus, FactorKind, IllegalTransition
+from idp.notify import mail, sms
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from idp.crypto import KeyRing, factor_aad
 from idp.extensions import db
+from idp.keys.encryption import KeyRing, factor_aad
 from idp.models import Factor
 
 BATCH = 100

@@ -16,9 +16,9 @@ from flask import current_app
 from sqlalchemy import or_, update
 
 from idp import audit
-from idp.crypto import factor_aad, keyring
 from idp.extensions import db
 from idp.factors.base import CodeReused, Verification, WrongCode
+from idp.keys.encryption import factor_aad, keyring
 from idp.models import Factor, User
 from idp.models.factor import FactorKind
 

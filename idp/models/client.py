@@ -11,7 +11,7 @@ from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy import JSON, BigInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp import secrets_util
+from idp import random_tokens
 from idp.clock import now
 from idp.extensions import db
 
@@ -66,7 +66,7 @@ class Client(db.Model, ClientMixin):
         return redirect_uri in self.redirect_uris
 
     def check_client_secret(self, client_secret: str) -> bool:
-        return secrets_util.matches(client_secret, self.secret_digest)
+        return random_tokens.matches(client_secret, self.secret_digest)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         """Public clients authenticate with ``none``; confidential ones with a secret."""

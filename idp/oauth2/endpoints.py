@@ -15,7 +15,7 @@ from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import current_app
 from sqlalchemy import select
 
-from idp import audit, secrets_util
+from idp import audit, random_tokens
 from idp.clock import now
 from idp.extensions import db
 from idp.models import Token, User
@@ -55,7 +55,7 @@ def find_token(value: str, hint: str | None = None) -> FoundToken | None:
         row = db.session.execute(select(Token).where(Token.jti == claims.get("jti"))).scalar()
         return FoundToken(row, "access_token") if row else None
     row = db.session.execute(
-        select(Token).where(Token.refresh_digest == secrets_util.digest(value))
+        select(Token).where(Token.refresh_digest == random_tokens.digest(value))
     ).scalar()
     return FoundToken(row, "refresh_token") if row else None
 

@@ -16,7 +16,7 @@ from authlib.oidc.core.util import create_half_hash
 from flask import current_app
 from sqlalchemy import bindparam, select
 
-from idp import audit, secrets_util
+from idp import audit, random_tokens
 from idp.clock import now
 from idp.extensions import db
 from idp.models import AuthorizationCode, Token, User
@@ -52,7 +52,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         principal: Principal = request.user
         data = request.payload.data
         row = AuthorizationCode(
-            digest=secrets_util.digest(code),
+            digest=random_tokens.digest(code),
             client_id=request.client.client_id,
             user_id=principal.user.id,
             redirect_uri=request.payload.redirect_uri or "",
@@ -72,7 +72,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code: str, client) -> AuthorizationCode | None:
         """Find the code and consume it in one conditional UPDATE; detect replay."""
         row = db.session.execute(
-            select(AuthorizationCode).where(AuthorizationCode.digest == secrets_util.digest(code))
+            select(AuthorizationCode).where(AuthorizationCode.digest == random_tokens.digest(code))
         ).scalar()
         if row is None or row.client_id != client.client_id:
             return None
@@ -162,7 +162,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         value = self.request.form.get("refresh_token")
         if not value:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
-        digest = secrets_util.digest(value)
+        digest = random_tokens.digest(value)
         row = Token.rotate_refresh(digest, client.client_id)
         if row is not None:
             return row

@@ -9,7 +9,7 @@ from __future__ import annotations
 import jwt
 from flask import current_app
 
-from idp.keys import KeyStore, SigningKey
+from idp.keys.signing import KeyStore, SigningKey
 
 
 class InvalidJWT(Exception):

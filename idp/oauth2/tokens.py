@@ -17,7 +17,7 @@ import json
 
 from flask import current_app
 
-from idp import audit, secrets_util
+from idp import audit, random_tokens
 from idp.clock import now
 from idp.models import Token
 from idp.models.statements import (
@@ -68,7 +68,7 @@ def generate_token(
         "client_id": client.client_id,
         "iat": issued,
         "exp": issued + ttl,
-        "jti": secrets_util.token(16),
+        "jti": random_tokens.token(16),
         "scope": scope or "",
     }
     if user:
@@ -85,7 +85,7 @@ def generate_token(
         "scope": scope or "",
     }
     if include_refresh_token and user:
-        token["refresh_token"] = secrets_util.token(32)
+        token["refresh_token"] = random_tokens.token(32)
     return token
 
 
@@ -151,10 +151,10 @@ def _family(
         family, expires, code_id = previous.family, previous.family_expires_at, previous.code_id
         scope = previous.get_scope()
     else:
-        family = secrets_util.token(16)
+        family = random_tokens.token(16)
         expires = now() + current_app.config["REFRESH_TOKEN_TTL"]
     return {
-        "refresh_digest": secrets_util.digest(refresh_token),
+        "refresh_digest": random_tokens.digest(refresh_token),
         "refresh_scope": scope,
         "family": family,
         "family_expires_at": expires,

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, redirect, url_for
 
-from idp import sessions
+from idp.web import sessions
 
 bp = Blueprint("home", __name__)
 

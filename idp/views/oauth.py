@@ -14,7 +14,8 @@ from authlib.oauth2.rfc6749 import (
 )
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from idp import audit, policy_facts, sessions
+from idp import audit
+from idp.accounts import policy_inputs
 from idp.extensions import csrf, db
 from idp.models.statements import driver_transaction
 from idp.oauth2 import authorization as authz
@@ -23,7 +24,8 @@ from idp.oauth2.server import authorization
 from idp.policy import Fail, Interact, decide
 from idp.policy.decide import UNMET
 from idp.views import userinfo as userinfo_view
-from idp.views.flow import pending_authorize_url
+from idp.views.signin.flow import pending_authorize_url
+from idp.web import sessions
 
 bp = Blueprint("oauth", __name__)
 bp.add_app_template_global(pending_authorize_url, "pending_authorize_url")
@@ -57,8 +59,8 @@ def _authorize():
         login_session,
         reauthenticated=pending.reauthenticated,
         consented=pending.consented,
-        events=policy_facts.events(login_session),
-        user_facts=policy_facts.facts(user) if user is not None else {},
+        events=policy_inputs.events(login_session),
+        user_facts=policy_inputs.facts(user) if user is not None else {},
     )
     decision = decide(ctx)
     if isinstance(decision, Fail):

@@ -17,7 +17,7 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
-from idp.cli import main
+from idp.cli.commands import main
 from tests.cli.helpers import json_lines, ok, one_line_error, run_parallel, run_stages
 
 PASSWORD = "correct horse battery staple"

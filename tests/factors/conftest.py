@@ -12,7 +12,7 @@ import pytest
 
 import idp
 import idp.db as schema
-from idp import users
+from idp.accounts import users
 from idp.extensions import db
 from idp.models import User
 

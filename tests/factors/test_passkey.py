@@ -12,7 +12,8 @@ import pytest
 
 import idp
 import idp.db as schema
-from idp import config, users
+from idp import config
+from idp.accounts import users
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import passkey

@@ -14,7 +14,7 @@ import pyotp
 import pytest
 from sqlalchemy import func, select, update
 
-from idp import users
+from idp.accounts import users
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import challenges, registry, throttle, totp

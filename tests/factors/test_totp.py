@@ -12,10 +12,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
 
 from idp.clock import now
-from idp.crypto import DecryptionError, EncryptionKeyError, KeyRing, factor_aad, keyring
 from idp.extensions import db
 from idp.factors import backup_codes, registry, totp
 from idp.factors.base import CodeReused, WrongCode
+from idp.keys.encryption import DecryptionError, EncryptionKeyError, KeyRing, factor_aad, keyring
 from idp.models import BackupCode, Factor
 from idp.models.factor import FactorStatus
 

@@ -19,10 +19,10 @@ from sqlalchemy.exc import IntegrityError
 
 import idp
 import idp.db as schema
-from idp import users
-from idp.clients import register
+from idp.accounts import users
 from idp.extensions import db
 from idp.models import User
+from idp.oauth2.registration import register
 from tests.support.oidc import csrf_token, hidden
 
 REDIRECT_URI = "http://localhost:9/cb"

@@ -19,12 +19,13 @@ import pyotp
 from sqlalchemy import create_engine, select, text
 
 import idp
-from idp import clients, users
+from idp.accounts import users
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import backup_codes, totp
 from idp.models import AuditEvent, Factor, User
 from idp.models.factor import FactorStatus
+from idp.oauth2 import registration
 from tests.support.live import LiveServer
 from tests.support.postgres import free_port
 
@@ -55,7 +56,7 @@ class InProcess:
     def create_client(self, name: str, redirect_uri: str) -> dict:
         """A confidential first-party client, as ``idp clients create`` prints it."""
         with self.app.app_context():
-            client, secret = clients.register(
+            client, secret = registration.register(
                 name=name, redirect_uris=[redirect_uri], first_party=True
             )
             db.session.commit()

@@ -9,21 +9,17 @@ import json
 import sys
 
 import click
-from flask import Flask
 from sqlalchemy import select
 
-from idp import audit, policies, users
-from idp.cli_policy import policy_group, roles_set_policy, users_override
-from idp.cli_support import app, in_app
+from idp import audit
+from idp.accounts import policies, users
+from idp.accounts.passwords import WeakPasswordError
+from idp.cli.policy import policy_group, roles_set_policy, users_override
+from idp.cli.support import app, in_app
 from idp.extensions import db
 from idp.models import Client, Role, User
-from idp.passwords import WeakPasswordError
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
-
-
-def init_app(app: Flask) -> None:
-    """Nothing to bind: the CLI builds its own app; kept for the factory's symmetry."""
 
 
 @click.group(help="idp: an OpenID Connect provider built for MFA. Settings come from IDP_* vars.")
@@ -35,7 +31,7 @@ def main() -> None:
 @click.option("--host", default="localhost", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
-    from idp.devserver import RedactingRequestHandler
+    from idp.web.devserver import RedactingRequestHandler
 
     app().run(
         host=host,
@@ -165,7 +161,7 @@ def clients_group() -> None:
 def clients_create(
     name, redirect_uris, logout_uris, grant_types, public, first_party, minimum_acr, default_acr
 ) -> None:
-    from idp.clients import register
+    from idp.oauth2.registration import register
 
     client, secret = register(
         name=name,
@@ -196,7 +192,7 @@ def clients_set_acr(
     no_minimum_acr: bool,
     clear_default_acr: bool,
 ) -> None:
-    from idp.clients import set_acr_policy
+    from idp.oauth2.registration import set_acr_policy
 
     client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
     if client is None:
@@ -263,14 +259,14 @@ def keys_rotate_encryption() -> None:
 
     from flask import current_app
 
-    from idp import crypto
     from idp.factors.reencrypt import reencrypt_all
+    from idp.keys import encryption
 
-    ring = crypto.keyring()
+    ring = encryption.keyring()
     if not current_app.config["ENCRYPTION_KEY"]:
         ring = ring.with_new_key()
         path = Path(current_app.config["INSTANCE_PATH"]) / "encryption_keys.json"
-        crypto.save_development_ring(path, ring)
+        encryption.save_development_ring(path, ring)
     count = reencrypt_all(ring)
     audit.record("encryption_key_rotated", actor="cli", kid=ring.current, reencrypted=count)
     db.session.commit()
@@ -296,6 +292,6 @@ def audit_verify() -> None:
 @main.command(help="Set up and run the demo: provider on :5000, demo relying app on :5001.")
 @click.option("--no-serve", is_flag=True, help="Only migrate and seed, then exit.")
 def demo(no_serve: bool) -> None:
-    from idp import demo as demo_setup
+    from idp.cli import demo as demo_setup
 
     demo_setup.run(app(), serve=not no_serve)

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import requests
 from flask import current_app
 
-from idp import secrets_util
+from idp import random_tokens
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class OutboxSmsSender:
 
     def send(self, to: str, body: str) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / f"{time.time_ns()}-{secrets_util.token(4)}.txt"
+        path = self.folder / f"{time.time_ns()}-{random_tokens.token(4)}.txt"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload(to, body))

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
-from idp import audit, links, mail, sessions, users
+from idp import audit
+from idp.accounts import mailed_links, users
+from idp.accounts.passwords import verify
 from idp.extensions import db
-from idp.forms import ChangeEmailForm, ChangePasswordForm, ConfirmForm, ProfileForm
 from idp.models import EmailChange, User
-from idp.passwords import verify
-from idp.views.flow import sign_in_first, step_up
-from idp.views.security import notify
+from idp.notify import mail
+from idp.views.account.security import notify
+from idp.views.signin.flow import sign_in_first, step_up
+from idp.web import sessions
+from idp.web.forms import ChangeEmailForm, ChangePasswordForm, ConfirmForm, ProfileForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -119,7 +122,7 @@ def _mail_new_address(to: str, secret: str | None, ttl: int) -> None:
 @bp.route("/email/confirm/<secret>", methods=["GET", "POST"])
 def confirm_email(secret: str):
     """GET shows a button (mail scanners fetch links); the POST makes the change."""
-    change = links.peek(EmailChange, secret)
+    change = mailed_links.peek(EmailChange, secret)
     if change is None:
         return render_template("email_change_invalid.html"), 400
     form = ConfirmForm()

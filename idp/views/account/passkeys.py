@@ -26,15 +26,15 @@ from flask import (
 )
 from flask_wtf.csrf import CSRFError
 
-from idp import audit, ratelimit, secrets_util, sessions
+from idp import audit, random_tokens
 from idp.clock import now
-from idp.crypto import keyring
 from idp.extensions import db
 from idp.factors import backup_codes, challenges, passkey, registry
 from idp.factors.base import FactorError
+from idp.keys.encryption import keyring
 from idp.models import Factor, LoginSession, User
-from idp.ratelimit import RateLimited
-from idp.views.flow import (
+from idp.views.account.security import notify
+from idp.views.signin.flow import (
     continue_to,
     factor_enrolled,
     may,
@@ -45,7 +45,8 @@ from idp.views.flow import (
     sign_in_first,
     step_up,
 )
-from idp.views.security import notify
+from idp.web import ratelimit, sessions
+from idp.web.ratelimit import RateLimited
 
 bp = Blueprint("passkeys", __name__)
 
@@ -243,7 +244,7 @@ def signin_options():
     pending[challenge] = now()
     while len(pending) > MAX_PENDING:
         pending.pop(min(pending, key=pending.__getitem__))
-    session[PENDING_KEY] = {"b": state.get("b") or secrets_util.token(24), "p": pending}
+    session[PENDING_KEY] = {"b": state.get("b") or random_tokens.token(24), "p": pending}
     return jsonify(publicKey=options)
 
 

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
-from idp import ratelimit, sessions
 from idp.extensions import db
 from idp.factors import challenges, registry
 from idp.factors.base import FactorError
-from idp.forms import CodeForm
 from idp.models import Factor, LoginSession, User
 from idp.models.factor import FactorKind
-from idp.views.flow import (
+from idp.views.signin.flow import (
     continue_to,
     other_factors,
     remember_days,
@@ -24,6 +22,8 @@ from idp.views.flow import (
     try_again_at,
     usable_factors,
 )
+from idp.web import ratelimit, sessions
+from idp.web.forms import CodeForm
 
 bp = Blueprint("mfa", __name__, url_prefix="/mfa")
 

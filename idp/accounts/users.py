@@ -6,7 +6,8 @@ import re
 
 from sqlalchemy import select
 
-from idp import audit, devices, links, passwords
+from idp import audit
+from idp.accounts import mailed_links, passwords, trusted_devices
 from idp.clock import now
 from idp.extensions import db
 from idp.models import EmailChange, PasswordReset, Role, User
@@ -80,25 +81,25 @@ def set_password(user: User, password: str, *, event: str) -> None:
     user.password_changed_at = now()
     revoked = revoke_where(Token.user_id == user.id)
     audit.record(event, actor=user.email, subject=user.sub, tokens_revoked=revoked)
-    devices.revoke(user, actor=user.email, reason=event)
+    trusted_devices.revoke(user, actor=user.email, reason=event)
 
 
 def start_password_reset(user: User, ttl: int) -> str:
     """Create a single-use reset secret; only its digest is stored."""
-    secret = links.issue(PasswordReset(user_id=user.id), ttl)
+    secret = mailed_links.issue(PasswordReset(user_id=user.id), ttl)
     audit.record("password_reset_requested", actor=user.email, subject=user.sub)
     return secret
 
 
 def redeem_password_reset(secret: str) -> User | None:
     """Consume a reset secret atomically; ``None`` if unknown, used or expired."""
-    row = links.consume(PasswordReset, secret)
+    row = mailed_links.consume(PasswordReset, secret)
     return db.session.get(User, row.user_id) if row is not None else None
 
 
 def peek_password_reset(secret: str) -> bool:
     """Whether a reset link is still usable, to show the form or an explanation."""
-    return links.peek(PasswordReset, secret) is not None
+    return mailed_links.peek(PasswordReset, secret) is not None
 
 
 def request_email_change(user: User, new_email: str, ttl: int) -> str | None:
@@ -112,13 +113,17 @@ def request_email_change(user: User, new_email: str, ttl: int) -> str | None:
         "email_change_requested", actor=user.email, subject=user.sub, to=new_email,
         outcome="address_taken" if taken else "success",
     )  # fmt: skip
-    return None if taken else links.issue(EmailChange(user_id=user.id, new_email=new_email), ttl)
+    return (
+        None
+        if taken
+        else mailed_links.issue(EmailChange(user_id=user.id, new_email=new_email), ttl)
+    )
 
 
 def confirm_email_change(secret: str) -> tuple[User, str] | None:
     """Use a change link: the user and their previous email, or ``None`` if the link is not
     valid (unknown, used, expired) or the address was taken in the meantime."""
-    row = links.consume(EmailChange, secret)
+    row = mailed_links.consume(EmailChange, secret)
     if row is None or by_email(row.new_email) is not None:
         return None
     user = db.session.get(User, row.user_id)

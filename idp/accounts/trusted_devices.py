@@ -12,7 +12,7 @@ from flask import current_app, request
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 
-from idp import audit, secrets_util
+from idp import audit, random_tokens
 from idp.clock import now
 from idp.extensions import db
 from idp.models import TrustedDevice, User
@@ -31,10 +31,10 @@ def enabled() -> bool:
 def remember(user: User, response) -> None:
     """Create the record and set its cookie on ``response``."""
     days = current_app.config["REMEMBER_DEVICE_DAYS"]
-    token = secrets_util.token(32)
+    token = random_tokens.token(32)
     device = TrustedDevice(
         user_id=user.id,
-        token_digest=secrets_util.digest(token),
+        token_digest=random_tokens.digest(token),
         label=(request.user_agent.string or "Unknown browser")[:200],
         expires_at=now() + days * 86400,
     )
@@ -62,7 +62,7 @@ def trusted(user: User) -> bool:
         return False
     device = db.session.get(TrustedDevice, device_id)
     live = device is not None and device.revoked_at is None and device.expires_at > now()
-    return live and device.user_id == user.id and secrets_util.matches(token, device.token_digest)
+    return live and device.user_id == user.id and random_tokens.matches(token, device.token_digest)
 
 
 def listed(user: User) -> list[TrustedDevice]:

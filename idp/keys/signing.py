@@ -21,7 +21,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from idp import secrets_util
+from idp import random_tokens
 from idp.clock import now
 
 RELOAD_INTERVAL = 1.0  # seconds between checks of keys.json for a rotation
@@ -90,7 +90,7 @@ class KeyStore:
             entry.setdefault("retired_at", None)
             if entry["retired_at"] is None:
                 entry["retired_at"] = stamp
-        kid = f"{stamp}-{secrets_util.token(6)}"
+        kid = f"{stamp}-{random_tokens.token(6)}"
         _write_private(self.folder / f"{kid}.pem", _generate(alg))
         entries.append({"kid": kid, "alg": alg, "created_at": stamp, "retired_at": None})
         _atomic_write(self.index_path, json.dumps(entries, indent=2))

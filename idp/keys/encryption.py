@@ -21,7 +21,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import current_app
 
-from idp import secrets_util
+from idp import random_tokens
 from idp.config import ConfigError
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ class KeyRing:
 
     def with_new_key(self) -> KeyRing:
         """A ring whose new, random key encrypts from now on; old keys stay for decryption."""
-        kid = "k" + secrets_util.token(6).replace("-", "").replace("_", "")[:8]
+        kid = "k" + random_tokens.token(6).replace("-", "").replace("_", "")[:8]
         return KeyRing({**self.keys, kid: AESGCM.generate_key(bit_length=256)}, kid)
 
     def encrypt(self, plaintext: bytes, aad: str) -> str:

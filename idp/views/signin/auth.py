@@ -10,11 +10,14 @@ from urllib.parse import parse_qs
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
-from idp import audit, mail, ratelimit, sessions, users
+from idp import audit
+from idp.accounts import users
+from idp.accounts.passwords import verify
 from idp.extensions import db
-from idp.forms import ForgotPasswordForm, RegisterForm, ResetPasswordForm, SignInForm
-from idp.passwords import verify
-from idp.views.flow import continue_to
+from idp.notify import mail
+from idp.views.signin.flow import continue_to
+from idp.web import ratelimit, sessions
+from idp.web.forms import ForgotPasswordForm, RegisterForm, ResetPasswordForm, SignInForm
 
 bp = Blueprint("auth", __name__)
 

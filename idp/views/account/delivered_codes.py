@@ -24,15 +24,14 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from idp import ratelimit, sessions
 from idp.extensions import db
 from idp.factors import backup_codes, challenges, delivered_code, registry
 from idp.factors.base import CoolingDown, FactorError
 from idp.factors.delivered_code import ENROLL, SIGNIN, SendLimited
-from idp.forms import EMAIL, CodeForm
 from idp.models import Factor, LoginSession, User
 from idp.models.factor import FactorStatus
-from idp.views.flow import (
+from idp.views.account.security import notify
+from idp.views.signin.flow import (
     continue_to,
     factor_enrolled,
     other_factors,
@@ -43,7 +42,8 @@ from idp.views.flow import (
     step_up,
     try_again_at,
 )
-from idp.views.security import notify
+from idp.web import ratelimit, sessions
+from idp.web.forms import EMAIL, CodeForm
 
 bp = Blueprint("delivery", __name__)
 

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 import click
 from sqlalchemy import select
 
-from idp import policies, users
-from idp.cli_support import in_app
+from idp.accounts import policies, users
+from idp.cli.support import in_app
 from idp.extensions import db
 from idp.models import PolicyOverride, Role, User
 from idp.policy import rules

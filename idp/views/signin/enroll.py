@@ -20,14 +20,16 @@ from flask import (
     url_for,
 )
 
-from idp import audit, policies, policy_facts, sessions
+from idp import audit
+from idp.accounts import policies, policy_inputs
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import registry
-from idp.forms import ConfirmForm
 from idp.policy import Interact
-from idp.views.flow import continue_to
-from idp.views.security import ENROLL_PAGES
+from idp.views.account.security import ENROLL_PAGES
+from idp.views.signin.flow import continue_to
+from idp.web import sessions
+from idp.web.forms import ConfirmForm
 
 bp = Blueprint("enroll", __name__, url_prefix="/enroll")
 
@@ -38,7 +40,7 @@ def _prompt():
     if login_session is None:
         return None, None
     user = sessions.current_user()
-    decision = policy_facts.account_decision(user, login_session)
+    decision = policy_inputs.account_decision(user, login_session)
     if isinstance(decision, Interact) and decision.prompt == "enroll":
         return user, decision
     return user, None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import current_app
 
-from idp import secrets_util
+from idp import random_tokens
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,6 @@ def _send_smtp(message: EmailMessage, cfg) -> None:
 
 def _write_outbox(message: EmailMessage, folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{time.time_ns()}-{secrets_util.token(4)}.eml"
+    path = folder / f"{time.time_ns()}-{random_tokens.token(4)}.eml"
     path.write_bytes(bytes(message))
     log.warning("mail to the outbox (IDP_SMTP_HOST unset): %s", path)

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from sqlalchemy import select, update
 
-from idp import secrets_util
+from idp import random_tokens
 from idp.clock import now
 from idp.extensions import db
 from idp.models.user import EmailChange, PasswordReset
@@ -18,8 +18,8 @@ Link = TypeVar("Link", PasswordReset, EmailChange)
 
 def issue(row: Link, ttl: int) -> str:
     """Store ``row`` (a new link record) with a fresh secret's digest; return the secret."""
-    secret = secrets_util.token(32)
-    row.digest, row.expires_at = secrets_util.digest(secret), now() + ttl
+    secret = random_tokens.token(32)
+    row.digest, row.expires_at = random_tokens.digest(secret), now() + ttl
     db.session.add(row)
     return secret
 
@@ -27,7 +27,7 @@ def issue(row: Link, ttl: int) -> str:
 def peek(model: type[Link], secret: str) -> Link | None:
     """The link record if the secret is known, unused and unexpired (nothing is consumed)."""
     row = db.session.execute(
-        select(model).where(model.digest == secrets_util.digest(secret))
+        select(model).where(model.digest == random_tokens.digest(secret))
     ).scalar()
     return row if row is not None and row.used_at is None and row.expires_at > now() else None
 

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 
-from idp import audit, secrets_util
+from idp import audit, random_tokens
 from idp.extensions import db
 from idp.models import Client
 from idp.models.client import DEFAULT_GRANT_TYPES
@@ -44,10 +44,10 @@ def register(
     for uri in [*redirect_uris, *(post_logout_redirect_uris or [])]:
         _check_uri(uri)
     _check_acr([minimum_acr] if minimum_acr else [], default_acr_values or [])
-    secret = None if public else secrets_util.token(32)
+    secret = None if public else random_tokens.token(32)
     client = Client(
-        client_id=secrets_util.token(16),
-        secret_digest=secrets_util.digest(secret) if secret else None,
+        client_id=random_tokens.token(16),
+        secret_digest=random_tokens.digest(secret) if secret else None,
         name=name,
         redirect_uris=redirect_uris,
         post_logout_redirect_uris=post_logout_redirect_uris or [],

@@ -16,9 +16,9 @@ from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from idp import secrets_util
+from idp import random_tokens
 from idp.extensions import db
-from idp.ratelimit import RateLimited
+from idp.web.ratelimit import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def _utc(timestamp: int | None) -> str:
 
 def _assign_request_id() -> None:
     incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else secrets_util.token(12)
+    g.request_id = incoming if _REQUEST_ID.match(incoming) else random_tokens.token(12)
 
 
 def _security_headers(response):

@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
-from idp.passwords import MAX_LENGTH, MIN_LENGTH
+from idp.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+$", message="Enter an email address like name@example.com.")
 NEW_PASSWORD = [

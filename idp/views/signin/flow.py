@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from flask import abort, current_app, flash, redirect, url_for
 
-from idp import audit, devices, policies, policy_facts, sessions
+from idp import audit
+from idp.accounts import policies, policy_inputs, trusted_devices
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import registry, throttle
@@ -15,6 +16,7 @@ from idp.factors.base import FactorError, Verification
 from idp.models import Factor, LoginSession, User
 from idp.policy import Interact, Proceed
 from idp.policy.context import KIND_METHOD
+from idp.web import sessions
 
 #: Account pages that may ask for a (re-)authentication and want the browser back afterwards.
 ACCOUNT_PAGES = {"account": "account.index", "security": "security.index"}
@@ -56,7 +58,7 @@ def sign_in_first(page: str, code: int = 302):
 
 def may(user: User, operation: str) -> bool:
     """Whether this session may do a sensitive ``operation`` now (see ``step_up``)."""
-    decision = policy_facts.account_decision(user, sessions.current(), operation)
+    decision = policy_inputs.account_decision(user, sessions.current(), operation)
     return isinstance(decision, Proceed)
 
 
@@ -64,7 +66,7 @@ def step_up(user: User, operation: str, back: str):
     """``None`` when this session may do ``operation`` now; else the redirect that gets what is
     missing: a fresh second factor, or (without one) a fresh sign-in. ``back`` is the account
     page to return to. A remembered browser never counts (issue: sensitive operations)."""
-    decision = policy_facts.account_decision(user, sessions.current(), operation)
+    decision = policy_inputs.account_decision(user, sessions.current(), operation)
     if isinstance(decision, Proceed):
         return None
     if isinstance(decision, Interact) and decision.prompt == "mfa":
@@ -77,7 +79,7 @@ def step_up(user: User, operation: str, back: str):
 def remember_days(user: User) -> int:
     """How long "remember this browser" lasts for this user; 0 hides the box (turned off, or
     the user's policy does not let a remembered browser skip the second factor)."""
-    if not devices.enabled() or not policies.inputs(user).effective().remember_device:
+    if not trusted_devices.enabled() or not policies.inputs(user).effective().remember_device:
         return 0
     return current_app.config["REMEMBER_DEVICE_DAYS"]
 
@@ -94,7 +96,7 @@ def second_factor_passed(
     if result.method == "backup_code":
         throttle.unlock_all(user.id, actor=user.email, subject=user.sub)
     if remember and remember_days(user):
-        devices.remember(user, response)
+        trusted_devices.remember(user, response)
     return response
 
 

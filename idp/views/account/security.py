@@ -11,16 +11,18 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy import select
 
 from idp import audit as audit_log
-from idp import devices, mail, policies, sessions
+from idp.accounts import policies, trusted_devices
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import backup_codes, registry, totp
 from idp.factors.base import FactorError
-from idp.forms import ConfirmForm, EnrollTotpForm, RenameForm
 from idp.models import AuditEvent, Factor, User
 from idp.models.factor import FactorKind, FactorStatus
+from idp.notify import mail
 from idp.policy.context import ROUTINE_SECOND_FACTORS
-from idp.views.flow import after_enrollment, factor_enrolled, sign_in_first, step_up
+from idp.views.signin.flow import after_enrollment, factor_enrolled, sign_in_first, step_up
+from idp.web import sessions
+from idp.web.forms import ConfirmForm, EnrollTotpForm, RenameForm
 
 bp = Blueprint("security", __name__, url_prefix="/account/security")
 
@@ -54,7 +56,7 @@ def index():
         events=list(events),
         rename=RenameForm(formdata=None),
         confirm=ConfirmForm(),
-        devices=devices.listed(user),
+        devices=trusted_devices.listed(user),
         enroll_pages={
             kind: endpoint
             for kind, endpoint in ENROLL_PAGES.items()
@@ -203,7 +205,9 @@ def revoke_devices(device_id: int | None = None):
     refused = step_up(user, "revoke_devices", "security")
     if refused is not None:
         return refused
-    count = devices.revoke(user, actor=user.email, device_id=device_id, reason="by the user")
+    count = trusted_devices.revoke(
+        user, actor=user.email, device_id=device_id, reason="by the user"
+    )
     db.session.commit()
     flash(f"{count} remembered browser(s) forgotten." if count else "Nothing to forget.")
     return redirect(url_for("security.index"), code=303)

@@ -17,11 +17,12 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
-from idp import clients, users
 from idp import db as schema
-from idp.devserver import RedactingRequestHandler
+from idp.accounts import users
 from idp.extensions import db
 from idp.models import Client
+from idp.oauth2 import registration
+from idp.web.devserver import RedactingRequestHandler
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 (printed demo credential)
@@ -55,7 +56,7 @@ def _seed_client(path: Path) -> dict:
         stmt = select(Client).where(Client.client_id == saved["client_id"])
         if db.session.execute(stmt).scalar() is not None:
             return saved
-    client, secret = clients.register(
+    client, secret = registration.register(
         name="Demo relying app",
         redirect_uris=[f"{DEMO_RP}/callback"],
         post_logout_redirect_uris=[f"{DEMO_RP}/"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import current_app, session
 
-from idp import devices, policies
+from idp.accounts import policies, trusted_devices
 from idp.clock import now
 from idp.factors import registry
 from idp.models import LoginSession, User
@@ -33,7 +33,7 @@ def facts(user: User) -> dict:
         "user_id": user.sub,
         "roles": frozenset(r.name for r in user.roles),
         "factors": tuple(FactorOption(f.kind, registry.amr_of(f)) for f in registry.factors(user)),
-        "trusted_device": devices.trusted(user),
+        "trusted_device": trusted_devices.trusted(user),
         "default_policy": stored.default,
         "role_policies": stored.roles,
         "override": stored.override,

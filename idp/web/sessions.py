@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from flask import current_app, session
 
-from idp import policy_facts, secrets_util
+from idp import random_tokens
+from idp.accounts import policy_inputs
 from idp.clock import now
 from idp.extensions import db
 from idp.models import AuthenticationEvent, LoginSession, User
@@ -44,7 +45,7 @@ def signed_in_user() -> User | None:
     if row is None:
         return None
     user = db.session.get(User, row.user_id)
-    return user if policy_facts.fully_signed_in(user, row) else None
+    return user if policy_inputs.fully_signed_in(user, row) else None
 
 
 def sign_in(user: User, method: str, amr: list[str], for_request: str | None) -> LoginSession:
@@ -65,7 +66,7 @@ def sign_in(user: User, method: str, amr: list[str], for_request: str | None) ->
     if after_enroll is not None:  # a re-authentication on the way to enrolling keeps it
         session[AFTER_ENROLL] = after_enroll
     row = LoginSession(
-        id=secrets_util.token(24),
+        id=random_tokens.token(24),
         user_id=user.id,
         expires_at=now() + current_app.config["SESSION_TTL"],
     )
@@ -128,7 +129,7 @@ def pending_query(key: str | None) -> str | None:
 
 def skip_enrollment() -> None:
     """The user postponed enrolling a second factor: not asked again in this sign-in session."""
-    session[policy_facts.ENROLLMENT_SKIPPED] = True
+    session[policy_inputs.ENROLLMENT_SKIPPED] = True
 
 
 def enrolling_for(key: str) -> None:

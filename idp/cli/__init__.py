@@ -1,0 +1,1 @@
+"""The ``idp`` command line: click commands, grouped by what they manage."""

@@ -1,0 +1,1 @@
+"""The account pages: profile, password, email, and the security page's factors and devices."""

@@ -1,0 +1,1 @@
+"""Web plumbing: sessions, cookies, headers, CSRF forms, error pages, rate limits by address."""
