@@ -45,9 +45,9 @@ def _setup(workdir: Path, database_url: str | None = None):
     os.environ.pop("IDP_DATABASE_URL", None)
     if database_url:
         os.environ["IDP_DATABASE_URL"] = database_url
-    from idp import create_app
     from idp import db as schema
     from idp.accounts import users
+    from idp.app import create_app
     from idp.extensions import db
     from idp.oauth2.registration import register
 

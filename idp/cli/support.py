@@ -13,7 +13,7 @@ from idp.extensions import db
 
 
 def app() -> Flask:
-    from idp import create_app
+    from idp.app import create_app
 
     ctx = click.get_current_context()
     if "app" not in ctx.meta:

@@ -1,6 +1,6 @@
 """An in-process provider app on a throwaway SQLite database, for factor tests without a server.
 
-The app is the real one (``idp.create_app``), migrated with the real Alembic migrations; tests
+The app is the real one (``idp.app.create_app``), migrated with the real Alembic migrations; tests
 run inside an app context and build users and factors with the code we ship.
 """
 
@@ -10,9 +10,9 @@ import uuid
 
 import pytest
 
-import idp
 import idp.db as schema
 from idp.accounts import users
+from idp.app import create_app
 from idp.extensions import db
 from idp.models import User
 
@@ -25,7 +25,7 @@ LOCKOUT_THRESHOLD = 7
 @pytest.fixture(scope="session")
 def factor_app(tmp_path_factory):
     path = tmp_path_factory.mktemp("factors")
-    app = idp.create_app(
+    app = create_app(
         {
             "INSTANCE_PATH": str(path),
             "DATABASE_URL": f"sqlite:///{path}/t.db",

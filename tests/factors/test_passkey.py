@@ -10,10 +10,10 @@ import uuid
 
 import pytest
 
-import idp
 import idp.db as schema
 from idp import config
 from idp.accounts import users
+from idp.app import create_app
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import passkey
@@ -29,7 +29,7 @@ SESSION = "login-session-1"
 @pytest.fixture(scope="module")
 def passkey_app(tmp_path_factory):
     path = tmp_path_factory.mktemp("passkeys")
-    app = idp.create_app(
+    app = create_app(
         {
             "ISSUER": ORIGIN,
             "INSTANCE_PATH": str(path),

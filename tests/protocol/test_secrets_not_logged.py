@@ -17,9 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-import idp
 import idp.db as schema
 from idp.accounts import users
+from idp.app import create_app
 from idp.extensions import db
 from idp.models import User
 from idp.oauth2.registration import register
@@ -53,7 +53,7 @@ def _code(browser, client_id: str, email: str, challenge: str) -> str:
 
 
 def test_token_responses_are_not_logged_even_at_debug(tmp_path, caplog):
-    app = idp.create_app(
+    app = create_app(
         {
             "INSTANCE_PATH": str(tmp_path),
             "DATABASE_URL": f"sqlite:///{tmp_path}/t.db",
@@ -97,9 +97,7 @@ def test_token_responses_are_not_logged_even_at_debug(tmp_path, caplog):
 def test_a_database_error_names_no_statement_parameters(tmp_path):
     """The 500 handler logs an unexpected database error whole; its message must not carry the
     statement's parameters (a password hash, say: two sign-ups racing for one email)."""
-    app = idp.create_app(
-        {"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/t.db"}
-    )
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path}/t.db"})
     with app.app_context():
         schema.upgrade()
         users.create("racer@example.com", PASSWORD)

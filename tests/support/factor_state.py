@@ -1,7 +1,7 @@
 """Reach a live provider's database in-process, start a second provider process on it, and scan
 a run's logs and audit rows for secrets.
 
-``InProcess`` builds the real app (``idp.create_app``) on a running server's instance folder and
+``InProcess`` builds the real app (``idp.app.create_app``) on a running server's instance folder and
 database, so a test can set up users and factors with the code we ship, quickly and without
 depending on time windows that the test itself narrows (``IDP_STEPUP_WINDOWS=add_factor=1``),
 and can read back the state a flow left behind.
@@ -18,8 +18,8 @@ from pathlib import Path
 import pyotp
 from sqlalchemy import create_engine, select, text
 
-import idp
 from idp.accounts import users
+from idp.app import create_app
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import backup_codes, totp
@@ -42,7 +42,7 @@ class InProcess:
     """The provider's app in this process, on ``server``'s database and keys."""
 
     def __init__(self, server: LiveServer) -> None:
-        self.app = idp.create_app(
+        self.app = create_app(
             {
                 "ENV": "development",
                 "ISSUER": server.url,
