@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from flask import current_app, session
 
-from idp.accounts import policies, trusted_devices
+from idp.accounts import policies
 from idp.clock import now
 from idp.factors import registry
 from idp.models import LoginSession, User
 from idp.policy import AuthContext, AuthEvent, FactorOption, Fail, Interact, Proceed, decide
+from idp.web import device_cookie
 
 #: Cookie-session flag: the user postponed enrollment in this sign-in session (a new sign-in
 #: clears the whole cookie session, so the next sign-in asks again).
@@ -33,7 +34,7 @@ def facts(user: User) -> dict:
         "user_id": user.sub,
         "roles": frozenset(r.name for r in user.roles),
         "factors": tuple(FactorOption(f.kind, registry.amr_of(f)) for f in registry.factors(user)),
-        "trusted_device": trusted_devices.trusted(user),
+        "trusted_device": device_cookie.trusted(user),
         "default_policy": stored.default,
         "role_policies": stored.roles,
         "override": stored.override,

@@ -1,15 +1,12 @@
-"""Remember this device: an opt-in at the second-factor step that skips the routine factor.
+"""Remembered browsers: the server-side record that a "remember this browser" cookie names.
 
-The cookie is signed (the app's secret key), HttpOnly, SameSite=Lax, Secure under https, and
-names a server-side ``TrustedDevice`` whose token digest it must match: revoking the record
-(by the user, or by a password change) kills the cookie. A remembered device never satisfies a
-step-up: an explicit acr request or a sensitive operation still asks for the factor.
+A record holds only the digest of the cookie's token. Revoking it (by the user, or by a
+password change) kills the cookie. The cookie itself is the web layer's
+(``idp.web.device_cookie``); a remembered browser never satisfies a step-up.
 """
 
 from __future__ import annotations
 
-from flask import current_app, request
-from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select, update
 
 from idp import audit, random_tokens
@@ -17,49 +14,24 @@ from idp.clock import now
 from idp.extensions import db
 from idp.models import TrustedDevice, User
 
-COOKIE = "idp_device"
 
-
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="idp.trusted-device")
-
-
-def enabled() -> bool:
-    return current_app.config["REMEMBER_DEVICE_DAYS"] > 0
-
-
-def remember(user: User, response) -> None:
-    """Create the record and set its cookie on ``response``."""
-    days = current_app.config["REMEMBER_DEVICE_DAYS"]
+def create(user: User, *, label: str, days: int) -> tuple[TrustedDevice, str]:
+    """Record a remembered browser of ``user``; returns it and its token (shown only once)."""
     token = random_tokens.token(32)
     device = TrustedDevice(
         user_id=user.id,
         token_digest=random_tokens.digest(token),
-        label=(request.user_agent.string or "Unknown browser")[:200],
+        label=label[:200],
         expires_at=now() + days * 86400,
     )
     db.session.add(device)
     db.session.flush()
     audit.record("trusted_device_added", actor=user.email, subject=user.sub, device_id=device.id)
-    response.set_cookie(
-        COOKIE,
-        _serializer().dumps([device.id, token]),
-        max_age=days * 86400,
-        httponly=True,
-        samesite="Lax",
-        secure=current_app.config["SESSION_COOKIE_SECURE"],
-    )
+    return device, token
 
 
-def trusted(user: User) -> bool:
-    """Whether this browser carries a live remembered-device cookie of ``user``."""
-    raw = request.cookies.get(COOKIE)
-    if not raw or not enabled():
-        return False
-    try:
-        device_id, token = _serializer().loads(raw)
-    except (BadSignature, ValueError, TypeError):
-        return False
+def is_live(user: User, device_id: int, token: str) -> bool:
+    """Whether ``device_id`` is a live record of ``user`` whose digest ``token`` matches."""
     device = db.session.get(TrustedDevice, device_id)
     live = device is not None and device.revoked_at is None and device.expires_at > now()
     return live and device.user_id == user.id and random_tokens.matches(token, device.token_digest)

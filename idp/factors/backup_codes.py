@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 from idp import audit
 from idp.clock import now
 from idp.extensions import db
+from idp.factors import lifecycle
 from idp.factors.base import Verification, WrongCode
 from idp.models import BackupCode, Factor, User
 from idp.models.factor import FactorKind, FactorStatus
@@ -50,7 +51,9 @@ def generate(user: User, actor: str) -> list[str]:
     """A new set of codes (returned once, never stored in clear); the old set is revoked."""
     old = active_set(user)
     if old is not None:
-        old.transition(FactorStatus.REVOKED, actor=actor, subject=user.sub, reason="regenerated")
+        lifecycle.move(
+            old, FactorStatus.REVOKED, actor=actor, subject=user.sub, reason="regenerated"
+        )
     factor = Factor(user_id=user.id, kind=FactorKind.BACKUP_CODES.value, name="Backup codes")
     db.session.add(factor)
     db.session.flush()
@@ -58,7 +61,7 @@ def generate(user: User, actor: str) -> list[str]:
     db.session.add_all(
         BackupCode(factor_id=factor.id, digest=_hasher.hash(normalize(c))) for c in codes
     )
-    factor.transition(FactorStatus.ACTIVE, actor=actor, subject=user.sub, reason="generated")
+    lifecycle.move(factor, FactorStatus.ACTIVE, actor=actor, subject=user.sub, reason="generated")
     audit.record("backup_codes_generated", actor=actor, subject=user.sub, count=COUNT)
     return codes
 

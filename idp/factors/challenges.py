@@ -17,7 +17,7 @@ from sqlalchemy import update
 from idp import audit, random_tokens
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import throttle
+from idp.factors import lifecycle, throttle
 from idp.factors.base import (
     ChallengeExpired,
     ChallengeFailed,
@@ -82,7 +82,7 @@ def answer(
         _wrong_answer(challenge, factor, user, at)
         raise
     try:
-        challenge.transition(ChallengeStatus.VERIFIED, subject=user.sub)
+        lifecycle.settle(challenge, ChallengeStatus.VERIFIED, subject=user.sub)
     except IllegalTransition as exc:
         raise ChallengeUsed() from exc
     if factor is not None:
@@ -100,7 +100,7 @@ def _refuse_settled(challenge: Challenge, user: User, at: int) -> None:
         raise ChallengeExpired()
     if challenge.expires_at <= at:
         with suppress(IllegalTransition):  # settled concurrently: expired or used either way
-            challenge.transition(ChallengeStatus.EXPIRED, subject=user.sub)
+            lifecycle.settle(challenge, ChallengeStatus.EXPIRED, subject=user.sub)
         raise ChallengeExpired()
 
 
@@ -114,6 +114,6 @@ def _wrong_answer(challenge: Challenge, factor: Factor | None, user: User, at: i
     db.session.refresh(challenge, ["attempts", "status"])
     if challenge.attempts >= challenge.max_attempts and challenge.status == "issued":
         with suppress(IllegalTransition):  # settled concurrently
-            challenge.transition(ChallengeStatus.FAILED, subject=user.sub)
+            lifecycle.settle(challenge, ChallengeStatus.FAILED, subject=user.sub)
     if factor is not None:
         throttle.failure(factor, at, user.sub)

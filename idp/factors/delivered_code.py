@@ -37,7 +37,7 @@ from sqlalchemy import select
 from idp import audit
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import challenges, throttle
+from idp.factors import challenges, lifecycle, throttle
 from idp.factors.base import FactorError, Verification, WrongCode
 from idp.keys.encryption import factor_aad, keyring
 from idp.models import Challenge, Factor, User
@@ -223,7 +223,7 @@ def deliver(outgoing: Outgoing) -> None:
 def abandon(challenge: Challenge, user: User) -> None:
     """Move an issued code to expired: superseded by a new one, or never delivered."""
     with suppress(IllegalTransition):  # settled concurrently: nothing left to wait for
-        challenge.transition(ChallengeStatus.EXPIRED, subject=user.sub)
+        lifecycle.settle(challenge, ChallengeStatus.EXPIRED, subject=user.sub)
 
 
 def _mail(outgoing: Outgoing) -> tuple[str, str]:

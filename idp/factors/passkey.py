@@ -65,7 +65,7 @@ from webauthn.registration.verify_registration_response import VerifiedRegistrat
 from idp import audit
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import challenges
+from idp.factors import challenges, lifecycle
 from idp.factors.base import ChallengeUsed, FactorError, FactorLocked, Verification
 from idp.models import Challenge, Factor, User
 from idp.models.factor import FactorKind, FactorStatus
@@ -238,7 +238,9 @@ def register(challenge: Challenge, user: User, credential: Any, name: str) -> Fa
     except IntegrityError as exc:  # the same credential, registered at the same moment
         raise PasskeyRefused("This passkey is already registered.") from exc
     audit.record("enrollment_started", subject=user.sub, factor_id=factor.id, kind=KIND)
-    factor.transition(FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified")
+    lifecycle.move(
+        factor, FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified"
+    )
     return factor
 
 

@@ -4,10 +4,11 @@
                 pending --revoke (abandoned, expired)--> revoked
     Challenge:  issued --verify ok--> verified | --ttl--> expired | --too many wrong--> failed
 
-Every transition goes through ``transition()``: it refuses illegal moves, applies the move with
-one conditional UPDATE (``... WHERE status = :from``) so two workers cannot both make it, and
-writes the audit event in the same transaction. A second verification of a verified challenge
-therefore fails cleanly instead of succeeding twice.
+Every transition goes through ``transition()``: it refuses illegal moves and applies the move
+with one conditional UPDATE (``... WHERE status = :from``) so two workers cannot both make it. A
+second verification of a verified challenge therefore fails cleanly instead of succeeding twice.
+Models import no audit: ``idp.factors.lifecycle`` moves a row and audits the move in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from enum import StrEnum
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, update
 from sqlalchemy.orm import Mapped, mapped_column
 
-from idp import audit
 from idp.clock import now
 from idp.extensions import db
 
@@ -60,15 +60,6 @@ CHALLENGE_MOVES: dict[ChallengeStatus, frozenset[ChallengeStatus]] = {
     ChallengeStatus.EXPIRED: frozenset(),
     ChallengeStatus.FAILED: frozenset(),
 }
-FACTOR_EVENTS = {
-    FactorStatus.ACTIVE: "factor_activated",
-    FactorStatus.REVOKED: "factor_revoked",
-}
-CHALLENGE_EVENTS = {
-    ChallengeStatus.VERIFIED: "challenge_verified",
-    ChallengeStatus.EXPIRED: "challenge_expired",
-    ChallengeStatus.FAILED: "challenge_failed",
-}
 
 
 def _move(model, row, to, moves: dict, stamp: dict) -> None:
@@ -92,7 +83,7 @@ def _move(model, row, to, moves: dict, stamp: dict) -> None:
 class Factor(db.Model):
     """One second factor of a user: its kind, name, state, and its kind's data.
 
-    ``secret`` is AES-GCM ciphertext (``idp.crypto``); ``data`` holds only public values
+    ``secret`` is AES-GCM ciphertext (``idp.keys.encryption``); ``data`` holds only public values
     (credential id, public key, sign count, a masked phone number...).
     """
 
@@ -118,18 +109,11 @@ class Factor(db.Model):
     def is_active(self) -> bool:
         return self.status == FactorStatus.ACTIVE.value
 
-    def transition(self, to: FactorStatus, *, actor: str, subject: str, reason: str) -> None:
+    def transition(self, to: FactorStatus) -> None:
+        """Move to ``to`` or raise ``IllegalTransition`` (the caller audits the move)."""
         to = FactorStatus(to)
         stamp = {"activated_at": now()} if to is FactorStatus.ACTIVE else {"revoked_at": now()}
         _move(Factor, self, to, FACTOR_MOVES, stamp)
-        audit.record(
-            FACTOR_EVENTS[to],
-            actor=actor,
-            subject=subject,
-            factor_id=self.id,
-            kind=self.kind,
-            reason=reason,
-        )
 
 
 class Challenge(db.Model):
@@ -152,16 +136,9 @@ class Challenge(db.Model):
     max_attempts: Mapped[int] = mapped_column(default=5)
     secret: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
-    def transition(self, to: ChallengeStatus, *, subject: str) -> None:
-        _move(Challenge, self, to, CHALLENGE_MOVES, {"finished_at": now()})
-        audit.record(
-            CHALLENGE_EVENTS[to],
-            outcome="success" if to is ChallengeStatus.VERIFIED else "failure",
-            subject=subject,
-            challenge_kind=self.kind,
-            purpose=self.purpose,
-            factor_id=self.factor_id,
-        )
+    def transition(self, to: ChallengeStatus) -> None:
+        """Move to ``to`` or raise ``IllegalTransition`` (the caller audits the move)."""
+        _move(Challenge, self, ChallengeStatus(to), CHALLENGE_MOVES, {"finished_at": now()})
 
 
 class BackupCode(db.Model):

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from idp.accounts import users
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import challenges, registry, throttle, totp
+from idp.factors import challenges, lifecycle, registry, throttle, totp
 from idp.factors.base import (
     ChallengeExpired,
     ChallengeFailed,
@@ -84,7 +84,7 @@ def factor_in(user: User, status: FactorStatus, kind: str = "totp") -> Factor:
     db.session.add(factor)
     db.session.flush()
     for step in {PENDING: [], ACTIVE: [ACTIVE], REVOKED: [ACTIVE, REVOKED]}[status]:
-        factor.transition(step, actor=user.email, subject=user.sub, reason="setup")
+        lifecycle.move(factor, step, actor=user.email, subject=user.sub, reason="setup")
     db.session.commit()
     return factor
 
@@ -93,7 +93,7 @@ def challenge_in(user: User, status: ChallengeStatus, factor: Factor | None = No
     row = challenges.issue(user, "login-session-1", factor, "totp", "signin")
     db.session.flush()
     if status is not ISSUED:
-        row.transition(status, subject=user.sub)
+        lifecycle.settle(row, status, subject=user.sub)
     db.session.commit()
     return row
 
@@ -101,7 +101,7 @@ def challenge_in(user: User, status: ChallengeStatus, factor: Factor | None = No
 def totp_factor(user: User) -> tuple[Factor, str]:
     """An active TOTP factor whose seed the test knows (enrolled with the shipped code)."""
     factor, secret = totp.enroll(user, "Phone")
-    factor.transition(ACTIVE, actor=user.email, subject=user.sub, reason="verified")
+    lifecycle.move(factor, ACTIVE, actor=user.email, subject=user.sub, reason="verified")
     db.session.commit()
     return factor, secret
 
@@ -149,7 +149,7 @@ def test_legal_factor_transition_is_applied_and_audited_in_the_same_transaction(
     factor = factor_in(user, start)
     before = audit_rows(user, event, factor_id=factor.id)
 
-    factor.transition(to, actor=user.email, subject=user.sub, reason="test")
+    lifecycle.move(factor, to, actor=user.email, subject=user.sub, reason="test")
 
     row = stored(Factor, factor.id)
     assert row["status"] == to.value and factor.status == to.value
@@ -168,7 +168,7 @@ def test_legal_factor_transition_is_applied_and_audited_in_the_same_transaction(
 def test_committed_factor_transition_keeps_its_audit_row(user, start, to):
     event, _ = FACTOR_LEGAL[(start, to)]
     factor = factor_in(user, start)
-    factor.transition(to, actor=user.email, subject=user.sub, reason="test")
+    lifecycle.move(factor, to, actor=user.email, subject=user.sub, reason="test")
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Factor, factor.id).status == to.value
@@ -181,7 +181,7 @@ def test_illegal_factor_transition_is_refused_and_changes_nothing(user, start, t
     row_before, audits_before = stored(Factor, factor.id), audit_count()
 
     with pytest.raises(IllegalTransition):
-        factor.transition(to, actor=user.email, subject=user.sub, reason="test")
+        lifecycle.move(factor, to, actor=user.email, subject=user.sub, reason="test")
 
     assert factor.status == start.value
     assert stored(Factor, factor.id) == row_before
@@ -211,7 +211,7 @@ def test_factor_transition_that_loses_the_race_is_refused(user, start, to, other
     audits_before = audit_count()
 
     with pytest.raises(IllegalTransition, match="concurrently"):
-        factor.transition(to, actor=user.email, subject=user.sub, reason="second worker")
+        lifecycle.move(factor, to, actor=user.email, subject=user.sub, reason="second worker")
 
     assert stored(Factor, factor.id)["status"] == other_worker_made
     assert audit_count() == audits_before
@@ -225,7 +225,7 @@ def test_legal_challenge_transition_is_applied_and_audited_in_the_same_transacti
     event, outcome = CHALLENGE_LEGAL[(start, to)]
     challenge = challenge_in(user, start)
 
-    challenge.transition(to, subject=user.sub)
+    lifecycle.settle(challenge, to, subject=user.sub)
 
     row = stored(Challenge, challenge.id)
     assert row["status"] == to.value and row["finished_at"] is not None
@@ -244,7 +244,7 @@ def test_illegal_challenge_transition_is_refused_and_changes_nothing(user, start
     row_before, audits_before = stored(Challenge, challenge.id), audit_count()
 
     with pytest.raises(IllegalTransition):
-        challenge.transition(to, subject=user.sub)
+        lifecycle.settle(challenge, to, subject=user.sub)
 
     assert challenge.status == start.value
     assert stored(Challenge, challenge.id) == row_before
@@ -259,7 +259,7 @@ def test_challenge_transition_that_loses_the_race_is_refused(user, to, other_wor
     audits_before = audit_count()
 
     with pytest.raises(IllegalTransition, match="concurrently"):
-        challenge.transition(to, subject=user.sub)
+        lifecycle.settle(challenge, to, subject=user.sub)
 
     assert stored(Challenge, challenge.id)["status"] == other_worker_made
     assert audit_count() == audits_before

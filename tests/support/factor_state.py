@@ -22,7 +22,7 @@ from idp.accounts import users
 from idp.app import create_app
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import backup_codes, totp
+from idp.factors import backup_codes, lifecycle, totp
 from idp.models import AuditEvent, Factor, User
 from idp.models.factor import FactorStatus
 from idp.oauth2 import registration
@@ -81,8 +81,8 @@ class InProcess:
             user = users.by_email(person["email"])
             factor, secret = totp.enroll(user, "Phone")
             totp.verify(factor, pyotp.TOTP(secret).now(), now())
-            factor.transition(
-                FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified"
+            lifecycle.move(
+                factor, FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified"
             )
             codes = backup_codes.generate(user, actor=user.email)
             db.session.commit()

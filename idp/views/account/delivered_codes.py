@@ -25,12 +25,12 @@ from wtforms import EmailField, HiddenField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from idp.extensions import db
-from idp.factors import backup_codes, challenges, delivered_code, registry
+from idp.factors import backup_codes, challenges, delivered_code, lifecycle, registry
 from idp.factors.base import CoolingDown, FactorError
 from idp.factors.delivered_code import ENROLL, SIGNIN, SendLimited
 from idp.models import Factor, LoginSession, User
 from idp.models.factor import FactorStatus
-from idp.views.account.security import notify
+from idp.notify.security import notify
 from idp.views.signin.flow import (
     continue_to,
     factor_enrolled,
@@ -173,8 +173,8 @@ def _abandon_previous(user: User) -> None:
     """An unfinished earlier enrollment of this browser is abandoned (pending -> revoked)."""
     previous = _pending(user, session.get(ENROLLING) or 0)
     if previous is not None:
-        previous.transition(
-            FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="abandoned"
+        lifecycle.move(
+            previous, FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="abandoned"
         )
 
 
@@ -259,7 +259,9 @@ def _enroll_code_page(factor: Factor, form, status: int, send_error: str | None 
 
 def _activated(user: User, factor: Factor):
     """Pending -> active, backup codes with the first factor, and a mail to the user."""
-    factor.transition(FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified")
+    lifecycle.move(
+        factor, FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified"
+    )
     session.pop(ENROLLING, None)
     factor_enrolled(user, factor)
     first = backup_codes.active_set(user) is None

@@ -33,7 +33,7 @@ from idp.factors import backup_codes, challenges, passkey, registry
 from idp.factors.base import FactorError
 from idp.keys.encryption import keyring
 from idp.models import Factor, LoginSession, User
-from idp.views.account.security import notify
+from idp.notify.security import notify
 from idp.views.signin.flow import (
     continue_to,
     factor_enrolled,

@@ -15,7 +15,7 @@ from idp.accounts.passwords import verify
 from idp.extensions import db
 from idp.models import EmailChange, User
 from idp.notify import mail
-from idp.views.account.security import notify
+from idp.notify.security import notify
 from idp.views.signin.flow import sign_in_first, step_up
 from idp.web import sessions
 from idp.web.forms import ChangeEmailForm, ChangePasswordForm, ConfirmForm, ProfileForm

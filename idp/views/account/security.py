@@ -14,11 +14,11 @@ from idp import audit as audit_log
 from idp.accounts import policies, trusted_devices
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import backup_codes, registry, totp
+from idp.factors import backup_codes, lifecycle, registry, totp
 from idp.factors.base import FactorError
 from idp.models import AuditEvent, Factor, User
 from idp.models.factor import FactorKind, FactorStatus
-from idp.notify import mail
+from idp.notify.security import notify
 from idp.policy.context import ROUTINE_SECOND_FACTORS
 from idp.views.signin.flow import after_enrollment, factor_enrolled, sign_in_first, step_up
 from idp.web import sessions
@@ -93,8 +93,8 @@ def _start_totp(user: User, form: EnrollTotpForm):
     """A new pending factor; an earlier unfinished one is abandoned (pending -> revoked)."""
     abandoned = _enrolling(user)
     if abandoned is not None:
-        abandoned.transition(
-            FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="abandoned"
+        lifecycle.move(
+            abandoned, FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="abandoned"
         )
     factor, _ = totp.enroll(user, "Authenticator app")
     db.session.commit()
@@ -122,7 +122,9 @@ def _enrolling(user: User) -> Factor | None:
 
 def _activated(user: User, factor: Factor, name: str):
     factor.name = name
-    factor.transition(FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified")
+    lifecycle.move(
+        factor, FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified"
+    )
     session.pop("enrolling", None)
     factor_enrolled(user, factor)
     first = backup_codes.active_set(user) is None
@@ -170,11 +172,17 @@ def remove(factor_id: int):
     if last and policies.inputs(user).effective().mode == "required":
         flash("Your organisation requires two-step verification: add another method first.")
         return redirect(url_for("security.index"), code=303)
-    factor.transition(FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="removed")
+    lifecycle.move(
+        factor, FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="removed"
+    )
     backup = backup_codes.active_set(user) if last else None
     if backup is not None:
-        backup.transition(
-            FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="no factor left"
+        lifecycle.move(
+            backup,
+            FactorStatus.REVOKED,
+            actor=user.email,
+            subject=user.sub,
+            reason="no factor left",
         )
     db.session.commit()
     notify(user, f"A sign-in method was removed from your account: {factor.name}.")
@@ -211,11 +219,3 @@ def revoke_devices(device_id: int | None = None):
     db.session.commit()
     flash(f"{count} remembered browser(s) forgotten." if count else "Nothing to forget.")
     return redirect(url_for("security.index"), code=303)
-
-
-def notify(user: User, what: str) -> None:
-    mail.send(
-        user.email,
-        "Security change on your account",
-        f"{what}\n\nIf this was not you, reset your password and contact your administrator.",
-    )

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from flask import abort, current_app, flash, redirect, url_for
 
 from idp import audit
-from idp.accounts import policies, policy_inputs, trusted_devices
+from idp.accounts import policies, policy_inputs
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import registry, throttle
@@ -16,7 +16,7 @@ from idp.factors.base import FactorError, Verification
 from idp.models import Factor, LoginSession, User
 from idp.policy import Interact, Proceed
 from idp.policy.context import KIND_METHOD
-from idp.web import sessions
+from idp.web import device_cookie, sessions
 
 #: Account pages that may ask for a (re-)authentication and want the browser back afterwards.
 ACCOUNT_PAGES = {"account": "account.index", "security": "security.index"}
@@ -79,7 +79,7 @@ def step_up(user: User, operation: str, back: str):
 def remember_days(user: User) -> int:
     """How long "remember this browser" lasts for this user; 0 hides the box (turned off, or
     the user's policy does not let a remembered browser skip the second factor)."""
-    if not trusted_devices.enabled() or not policies.inputs(user).effective().remember_device:
+    if not device_cookie.enabled() or not policies.inputs(user).effective().remember_device:
         return 0
     return current_app.config["REMEMBER_DEVICE_DAYS"]
 
@@ -96,7 +96,7 @@ def second_factor_passed(
     if result.method == "backup_code":
         throttle.unlock_all(user.id, actor=user.email, subject=user.sub)
     if remember and remember_days(user):
-        trusted_devices.remember(user, response)
+        device_cookie.remember(user, response)
     return response
 
 
