@@ -75,20 +75,11 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from idp.views import home, oauth, wellknown
     from idp.views.account import delivered_codes, passkeys, profile, security
-    from idp.views.signin import auth, enroll, mfa
+    from idp.views.signin import auth, delivered_code, enroll, mfa, passkey
 
-    for module in (
-        wellknown,
-        oauth,
-        auth,
-        mfa,
-        enroll,
-        profile,
-        security,
-        passkeys,
-        delivered_codes,
-        home,
-    ):
+    signin = (auth, mfa, passkey, delivered_code, enroll)
+    account = (profile, security, passkeys, delivered_codes)
+    for module in (wellknown, oauth, *signin, *account, home):
         app.register_blueprint(module.bp)
 
 

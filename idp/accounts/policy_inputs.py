@@ -1,24 +1,56 @@
 """What the policy engine needs to know about a signed-in user, gathered from storage.
 
-``decide`` is pure; this module reads the user's factors, remembered browser, stored policy and
-enrollment grace, and the sign-in session's events, for the authorization endpoint and for the
-provider's own account pages (which use the same rules, and its sensitive operations).
+``decide`` is pure; this module reads the user's factors, stored policy and enrollment grace,
+and the sign-in session's events, for the authorization endpoint and for the provider's own
+account pages (which use the same rules, and its sensitive operations). What only the browser
+knows (a remembered-device cookie, a postponed enrollment) is read by the web layer and handed
+in as a ``Browser``: accounts read no cookie.
 """
 
 from __future__ import annotations
 
-from flask import current_app, session
+from dataclasses import dataclass, fields
+from typing import Any
+
+from flask import current_app
 
 from idp.accounts import policies
 from idp.clock import now
 from idp.factors import registry
 from idp.models import LoginSession, User
 from idp.policy import AuthContext, AuthEvent, FactorOption, Fail, Interact, Proceed, decide
-from idp.web import device_cookie
+from idp.policy.acr import Levels
+from idp.policy.rules import MfaPolicy, Override
 
-#: Cookie-session flag: the user postponed enrollment in this sign-in session (a new sign-in
-#: clears the whole cookie session, so the next sign-in asks again).
-ENROLLMENT_SKIPPED = "enroll_skipped"
+
+@dataclass(frozen=True)
+class Browser:
+    """What this browser says about the user (``idp.web.sessions.browser`` reads it)."""
+
+    trusted_device: bool = False
+    enrollment_skipped: bool = False
+
+
+@dataclass(frozen=True)
+class UserFacts:
+    """The ``AuthContext`` fields about one user and this browser."""
+
+    user_id: str
+    roles: frozenset[str]
+    factors: tuple[FactorOption, ...]
+    trusted_device: bool
+    default_policy: MfaPolicy
+    role_policies: tuple[MfaPolicy, ...]
+    override: Override | None
+    grace_started_at: int | None
+    grace_skips: int
+    enrollment_skipped: bool
+    elevation_lifetime: int
+    levels: Levels
+
+    def context_fields(self) -> dict[str, Any]:
+        """These facts as ``AuthContext`` keyword arguments (shallow: no copies)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def events(login_session: LoginSession | None) -> tuple[AuthEvent, ...]:
@@ -27,27 +59,27 @@ def events(login_session: LoginSession | None) -> tuple[AuthEvent, ...]:
     return tuple(AuthEvent(e.method, tuple(e.amr), e.at) for e in login_session.events)
 
 
-def facts(user: User) -> dict:
-    """``AuthContext`` fields about ``user`` and this browser (keyword arguments)."""
+def facts(user: User, browser: Browser) -> UserFacts:
+    """What the policy needs about ``user`` and the browser they use."""
     stored = policies.inputs(user)
-    return {
-        "user_id": user.sub,
-        "roles": frozenset(r.name for r in user.roles),
-        "factors": tuple(FactorOption(f.kind, registry.amr_of(f)) for f in registry.factors(user)),
-        "trusted_device": device_cookie.trusted(user),
-        "default_policy": stored.default,
-        "role_policies": stored.roles,
-        "override": stored.override,
-        "grace_started_at": user.grace_started_at,
-        "grace_skips": user.grace_skips,
-        "enrollment_skipped": bool(session.get(ENROLLMENT_SKIPPED)),
-        "elevation_lifetime": current_app.config["ELEVATION_LIFETIME"],
-        "levels": current_app.config["ACR_LEVELS"],
-    }
+    return UserFacts(
+        user_id=user.sub,
+        roles=frozenset(r.name for r in user.roles),
+        factors=tuple(FactorOption(f.kind, registry.amr_of(f)) for f in registry.factors(user)),
+        trusted_device=browser.trusted_device,
+        default_policy=stored.default,
+        role_policies=stored.roles,
+        override=stored.override,
+        grace_started_at=user.grace_started_at,
+        grace_skips=user.grace_skips,
+        enrollment_skipped=browser.enrollment_skipped,
+        elevation_lifetime=current_app.config["ELEVATION_LIFETIME"],
+        levels=current_app.config["ACR_LEVELS"],
+    )
 
 
 def account_decision(
-    user: User, login_session: LoginSession, operation: str | None = None
+    user: User, login_session: LoginSession, browser: Browser, operation: str | None = None
 ) -> Proceed | Interact | Fail:
     """The policy's answer for the provider's own pages, or a sensitive ``operation`` there."""
     config = current_app.config
@@ -58,14 +90,14 @@ def account_decision(
         first_party=True,
         operation=operation,
         operation_window=window,
-        **facts(user),
+        **facts(user, browser).context_fields(),
     )
     return decide(ctx)
 
 
-def fully_signed_in(user: User, login_session: LoginSession) -> bool:
+def fully_signed_in(user: User, login_session: LoginSession, browser: Browser) -> bool:
     """The session has what the policy asks at sign-in (enrollment is done on these pages)."""
-    decision = account_decision(user, login_session)
+    decision = account_decision(user, login_session, browser)
     return isinstance(decision, Proceed) or (
         isinstance(decision, Interact) and decision.prompt == "enroll"
     )

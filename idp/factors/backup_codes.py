@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from idp import audit
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import lifecycle
+from idp.factors import kinds, lifecycle
 from idp.factors.base import Verification, WrongCode
 from idp.models import BackupCode, Factor, User
 from idp.models.factor import FactorKind, FactorStatus
@@ -66,6 +66,11 @@ def generate(user: User, actor: str) -> list[str]:
     return codes
 
 
+def with_first_factor(user: User) -> list[str] | None:
+    """A first set of codes when the user has none (their first factor was just added)."""
+    return generate(user, actor=user.email) if active_set(user) is None else None
+
+
 def remaining(factor: Factor) -> int:
     return db.session.execute(
         select(func.count()).where(BackupCode.factor_id == factor.id, BackupCode.used_at.is_(None))
@@ -81,7 +86,7 @@ def verify(factor: Factor, code: str, subject: str) -> Verification:
     for row in unused:
         if _matches(row.digest, candidate) and _consume(row):
             audit.record("backup_code_used", subject=subject, remaining=remaining(factor))
-            return Verification(factor.id, "backup_code", ("otp",))
+            return KIND.verification(factor.id)
     raise WrongCode()
 
 
@@ -100,3 +105,17 @@ def _consume(row: BackupCode) -> bool:
         .execution_options(synchronize_session=False)
     )
     return result.rowcount == 1
+
+
+KIND = kinds.declare(
+    kinds.Kind(
+        name=FactorKind.BACKUP_CODES.value,
+        label="Backup codes",
+        method="backup_code",
+        amr=frozenset({"otp"}),
+        verify=lambda challenge, factor, user, code: verify(factor, str(code), user.sub),
+        signin_page="mfa.verify",
+        enroll_page=None,
+        routine=False,
+    )
+)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextlib import suppress
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from idp import audit, random_tokens
 from idp.clock import now
@@ -27,6 +27,9 @@ from idp.factors.base import (
 )
 from idp.models import Challenge, Factor, User
 from idp.models.factor import ChallengeStatus, IllegalTransition
+
+#: What a challenge is for: a second factor at sign-in, or the first answer of a pending factor.
+SIGNIN, ENROLL = "signin", "enroll"
 
 
 def issue(
@@ -63,6 +66,23 @@ def find(challenge_id: str, login_session_id: str | None) -> Challenge | None:
     if row is None or row.login_session_id != login_session_id:
         return None
     return row
+
+
+def is_open(challenge_id: str | None, login_session_id: str | None) -> bool:
+    """Whether this session's challenge still takes answers (issued and not expired)."""
+    row = find(challenge_id or "", login_session_id)
+    return row is not None and row.status == ChallengeStatus.ISSUED and row.expires_at > now()
+
+
+def locked(factor: Factor) -> Factor:
+    """``factor`` re-read with its row locked until the transaction ends (PostgreSQL; SQLite's
+    one writer is the lock): its counters and credential data move under the lock."""
+    return db.session.execute(
+        select(Factor)
+        .where(Factor.id == factor.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
 
 
 def answer(

@@ -30,6 +30,7 @@ import secrets
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -37,10 +38,11 @@ from sqlalchemy import select
 from idp import audit
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import challenges, lifecycle, throttle
+from idp.factors import challenges, kinds, lifecycle, throttle
 from idp.factors.base import FactorError, Verification, WrongCode
+from idp.factors.challenges import ENROLL, SIGNIN
 from idp.keys.encryption import factor_aad, keyring
-from idp.models import Challenge, Factor, User
+from idp.models import Challenge, Factor, User, rate_limits
 from idp.models.factor import ChallengeStatus, FactorKind, IllegalTransition
 from idp.notify import mail, sms
 
@@ -48,13 +50,7 @@ log = logging.getLogger(__name__)
 
 EMAIL, SMS = FactorKind.EMAIL.value, FactorKind.SMS.value
 KINDS = frozenset({EMAIL, SMS})
-SIGNIN, ENROLL = "signin", "enroll"
 DIGITS = 6
-#: RFC 8176 values: both are "otp"; SMS adds "sms" (confirmation by text message).
-METHODS: dict[str, tuple[str, tuple[str, ...]]] = {
-    EMAIL: ("email_otp", ("otp",)),
-    SMS: ("sms_otp", ("otp", "sms")),
-}
 E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")  # ITU-T E.164: "+", country code, at most 15 digits
 _PHONE_SEPARATORS = re.compile(r"[\s().-]")
 _HASH_VERSION = "hs1"
@@ -220,6 +216,40 @@ def deliver(outgoing: Outgoing) -> None:
         raise DeliveryFailed() from None
 
 
+def send(
+    user: User, factor: Factor, login_session_id: str, purpose: str, client_address: str | None
+) -> FactorError | None:
+    """Issue and deliver a new code; returns the refusal (limit, lock, failed delivery) or None.
+
+    Commits twice: the challenge before delivering (no lock is held while the mail server or
+    the webhook answers), then what the refusal recorded.
+    """
+    limit = current_app.config["RATE_LIMIT_PER_MINUTE"]
+    rate_limits.hit("code_send", client_address, limit, 60)
+    try:
+        outgoing = start(user, factor, login_session_id, purpose)
+    except FactorError as error:
+        db.session.commit()  # keep the audit record of the refusal
+        return error
+    db.session.commit()
+    return deliver_or_abandon(user, factor, login_session_id, outgoing)
+
+
+def deliver_or_abandon(
+    user: User, factor: Factor, login_session_id: str, outgoing: Outgoing
+) -> DeliveryFailed | None:
+    """Deliver a committed code; one that could not be sent is expired, not left waiting."""
+    try:
+        deliver(outgoing)
+    except DeliveryFailed as error:
+        row = live_challenge(factor, login_session_id, outgoing.purpose)
+        if row is not None:
+            abandon(row, user)
+        db.session.commit()
+        return error
+    return None
+
+
 def abandon(challenge: Challenge, user: User) -> None:
     """Move an issued code to expired: superseded by a new one, or never delivered."""
     with suppress(IllegalTransition):  # settled concurrently: nothing left to wait for
@@ -299,8 +329,7 @@ def verify(challenge: Challenge, code: str) -> Verification:
     """
     candidate = "".join(code.split()).replace("-", "")
     if _matches(challenge.secret, candidate):
-        method, amr = METHODS[challenge.kind]
-        return Verification(challenge.factor_id, method, amr)
+        return kinds.of(challenge.kind).verification(challenge.factor_id)
     if _superseded(challenge, candidate):
         raise CodeSuperseded()
     raise WrongCode()
@@ -338,3 +367,32 @@ def _matches(stored: str | None, candidate: str) -> bool:
         candidate = ""  # still compared, so a malformed answer takes as long as a wrong one
     expected = _hash(candidate, base64.urlsafe_b64decode(salt))
     return hmac.compare_digest(expected, stored) and bool(candidate)
+
+
+def _answer(challenge: Challenge, factor: Factor, user: User, code: Any) -> Verification:
+    return verify(challenge, str(code))
+
+
+#: RFC 8176 values: both are "otp"; SMS adds "sms" (confirmation by text message).
+EMAIL_KIND = kinds.declare(
+    kinds.Kind(
+        name=EMAIL,
+        label="Email code",
+        method="email_otp",
+        amr=frozenset({"otp"}),
+        verify=_answer,
+        signin_page="code_signin.verify",
+        enroll_page="delivery.enroll_email",
+    )
+)
+SMS_KIND = kinds.declare(
+    kinds.Kind(
+        name=SMS,
+        label="Text message (SMS) code",
+        method="sms_otp",
+        amr=frozenset({"otp", "sms"}),
+        verify=_answer,
+        signin_page="code_signin.verify",
+        enroll_page="delivery.enroll_sms",
+    )
+)

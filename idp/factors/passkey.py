@@ -65,15 +65,14 @@ from webauthn.registration.verify_registration_response import VerifiedRegistrat
 from idp import audit
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import challenges, lifecycle
+from idp.factors import challenges, kinds, lifecycle
 from idp.factors.base import ChallengeUsed, FactorError, FactorLocked, Verification
 from idp.models import Challenge, Factor, User
 from idp.models.factor import FactorKind, FactorStatus
 
 log = logging.getLogger(__name__)
 
-KIND = FactorKind.PASSKEY.value
-METHOD = "passkey"
+NAME = FactorKind.PASSKEY.value
 MAX_CREDENTIAL_ID = 1023  # bytes (WebAuthn L3 7.1)
 
 
@@ -138,7 +137,7 @@ def passkeys(user: User) -> list[Factor]:
     rows = db.session.execute(
         select(Factor).where(
             Factor.user_id == user.id,
-            Factor.kind == KIND,
+            Factor.kind == NAME,
             Factor.status == FactorStatus.ACTIVE.value,
         )
     ).scalars()
@@ -154,7 +153,7 @@ def by_credential_id(credential_id: bytes) -> Factor | None:
 
 def active_by_credential_id(credential_id: bytes) -> Factor | None:
     factor = by_credential_id(credential_id)
-    return factor if factor is not None and factor.kind == KIND and factor.is_active else None
+    return factor if factor is not None and factor.kind == NAME and factor.is_active else None
 
 
 def _descriptor(factor: Factor) -> PublicKeyCredentialDescriptor:
@@ -181,7 +180,7 @@ def registration_options(user: User, login_session_id: str) -> tuple[Challenge, 
     excluded so that one authenticator is not registered twice.
     """
     challenge = generate_challenge()
-    row = challenges.issue(user, login_session_id, None, KIND, "enroll", secret=b64url(challenge))
+    row = challenges.issue(user, login_session_id, None, NAME, "enroll", secret=b64url(challenge))
     rp = relying_party()
     options = generate_registration_options(
         rp_id=rp.rp_id,
@@ -211,13 +210,13 @@ def register(challenge: Challenge, user: User, credential: Any, name: str) -> Fa
 
     def verify() -> Verification:
         seen["result"] = _verify_registration(challenge, credential)
-        return Verification(None, METHOD, ())
+        return Verification(None, KIND.method, ())
 
     challenges.answer(challenge, None, user, verify)
     result = seen["result"]
     factor = Factor(
         user_id=user.id,
-        kind=KIND,
+        kind=NAME,
         name=name,
         lookup=lookup_key(result.credential_id),
         data={
@@ -237,7 +236,7 @@ def register(challenge: Challenge, user: User, credential: Any, name: str) -> Fa
             db.session.add(factor)
     except IntegrityError as exc:  # the same credential, registered at the same moment
         raise PasskeyRefused("This passkey is already registered.") from exc
-    audit.record("enrollment_started", subject=user.sub, factor_id=factor.id, kind=KIND)
+    audit.record("enrollment_started", subject=user.sub, factor_id=factor.id, kind=NAME)
     lifecycle.move(
         factor, FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified"
     )
@@ -295,7 +294,7 @@ def second_factor_options(
 ) -> tuple[Challenge, dict]:
     """A challenge for this passkey after the password; user verification preferred."""
     challenge = generate_challenge()
-    row = challenges.issue(user, login_session_id, factor, KIND, "signin", secret=b64url(challenge))
+    row = challenges.issue(user, login_session_id, factor, NAME, "signin", secret=b64url(challenge))
     options = authentication_options(challenge, [factor], UserVerificationRequirement.PREFERRED)
     return row, options
 
@@ -357,7 +356,7 @@ def passwordless_challenge(
         if row.user_id != user.id or row.login_session_id != binding:
             raise ChallengeUsed()
         return row
-    row = challenges.issue(user, binding, factor, KIND, "passwordless", secret=challenge)
+    row = challenges.issue(user, binding, factor, NAME, "passwordless", secret=challenge)
     row.id = row_id
     row.issued_at = issued_at
     row.expires_at = issued_at + current_app.config["CHALLENGE_TTL"]
@@ -384,29 +383,24 @@ def authenticate(
     (passwordless) keeps failures from counting against the factor: an anonymous visitor could
     otherwise lock someone's passkey, and a signature cannot be guessed anyway.
     """
-    factor = _locked(factor)
+    factor = challenges.locked(factor)
     if not throttled and factor.locked_at is not None:
         raise FactorLocked()
-    seen: dict[str, VerifiedAuthentication] = {}
-
-    def verify() -> Verification:
-        seen["result"] = _verify_assertion(
-            challenge, factor, user, credential, require_user_verification
-        )
-        return _verification(factor, seen["result"])
-
-    verification = challenges.answer(challenge, factor if throttled else None, user, verify)
-    _record_use(factor, seen["result"])
-    return verification
+    return challenges.answer(
+        challenge,
+        factor if throttled else None,
+        user,
+        lambda: _assert(challenge, factor, user, credential, require_user_verification),
+    )
 
 
-def _locked(factor: Factor) -> Factor:
-    return db.session.execute(
-        select(Factor)
-        .where(Factor.id == factor.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+def _assert(
+    challenge: Challenge, factor: Factor, user: User, credential: Any, require_uv: bool
+) -> Verification:
+    """Verify an assertion by ``factor`` (its row locked) and store what it changed."""
+    result = _verify_assertion(challenge, factor, user, credential, require_uv)
+    _record_use(factor, result)
+    return _verification(factor, result)
 
 
 def _verify_assertion(
@@ -461,10 +455,8 @@ def key_amr(factor: Factor) -> str:
 
 
 def _verification(factor: Factor, result: VerifiedAuthentication) -> Verification:
-    amr = [key_amr(factor)]
-    if result.user_verified:
-        amr.append("user")
-    return Verification(factor.id, METHOD, tuple(amr))
+    amr = {key_amr(factor), "user"} if result.user_verified else {key_amr(factor)}
+    return KIND.verification(factor.id, frozenset(amr))
 
 
 def _record_use(factor: Factor, result: VerifiedAuthentication) -> None:
@@ -509,3 +501,20 @@ def _precheck(credential: Any, rp: Relying, ceremony: str) -> None:
         raise WrongOrigin()
     if auth_data.rp_id_hash != hashlib.sha256(rp.rp_id.encode()).digest():
         raise WrongRelyingParty()
+
+
+KIND = kinds.declare(
+    kinds.Kind(
+        name=NAME,
+        label="Passkey",
+        method="passkey",
+        amr=frozenset({"hwk"}),
+        # as the second factor after a password, user verification is preferred, not required
+        verify=lambda challenge, factor, user, credential: _assert(
+            challenge, factor, user, credential, require_uv=False
+        ),
+        signin_page="passkey_signin.second_factor",
+        enroll_page="passkeys.register",
+        factor_amr=lambda factor: frozenset({key_amr(factor)}),
+    )
+)

@@ -1,23 +1,25 @@
-"""The factors of a user, and the one entry point that verifies an answer for any kind."""
+"""The factors of a user, and every declared factor kind looked up by name.
+
+Importing this module imports every factor module, so each kind has declared itself
+(``idp.factors.kinds``) before anything looks one up.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from idp.clock import now
 from idp.extensions import db
-from idp.factors import backup_codes, passkey, totp
-from idp.factors.base import FactorError, Verification
+from idp.factors import backup_codes, delivered_code, kinds, passkey, totp  # noqa: F401 (declare)
+from idp.factors.kinds import Kind
 from idp.models import Factor, User
-from idp.models.factor import FactorKind, FactorStatus
+from idp.models.factor import FactorStatus
 
-LABELS = {
-    FactorKind.TOTP.value: "Authenticator app",
-    FactorKind.PASSKEY.value: "Passkey",
-    FactorKind.EMAIL.value: "Email code",
-    FactorKind.SMS.value: "Text message (SMS) code",
-    FactorKind.BACKUP_CODES.value: "Backup codes",
-}
+#: What a person calls each kind, for the pages.
+LABELS = {kind.name: kind.label for kind in kinds.declared()}
+
+
+def kind_of(factor: Factor) -> Kind:
+    return kinds.of(factor.kind)
 
 
 def factors(user: User, *statuses: FactorStatus) -> list[Factor]:
@@ -33,20 +35,14 @@ def active_kinds(user: User) -> frozenset[str]:
     return frozenset(f.kind for f in factors(user))
 
 
-#: The amr values answering a factor of each kind adds (RFC 8176); passkeys depend on the key.
-KIND_AMR = {
-    FactorKind.TOTP.value: frozenset({"otp"}),
-    FactorKind.EMAIL.value: frozenset({"otp"}),
-    FactorKind.SMS.value: frozenset({"otp", "sms"}),
-    FactorKind.BACKUP_CODES.value: frozenset({"otp"}),
-}
+def routine(factor: Factor) -> bool:
+    """Whether ``factor`` is offered at every sign-in (backup codes are for recovery)."""
+    return kind_of(factor).routine
 
 
 def amr_of(factor: Factor) -> frozenset[str]:
     """The amr values answering this factor adds (a passkey's depend on the key)."""
-    if factor.kind == FactorKind.PASSKEY.value:
-        return frozenset({passkey.key_amr(factor)})
-    return KIND_AMR[factor.kind]
+    return kind_of(factor).amr_of(factor)
 
 
 def owned(user: User, factor_id: int) -> Factor | None:
@@ -55,12 +51,3 @@ def owned(user: User, factor_id: int) -> Factor | None:
     if factor is None or factor.user_id != user.id or not factor.is_active:
         return None
     return factor
-
-
-def verify_code(factor: Factor, code: str, user: User) -> Verification:
-    """Check a typed code against a code-based factor (TOTP, backup codes)."""
-    if factor.kind == FactorKind.TOTP.value:
-        return totp.verify(factor, code, now())
-    if factor.kind == FactorKind.BACKUP_CODES.value:
-        return backup_codes.verify(factor, code, user.sub)
-    raise FactorError("This method does not take a typed code.")

@@ -16,7 +16,9 @@ from flask import current_app
 from sqlalchemy import or_, update
 
 from idp import audit
+from idp.clock import now
 from idp.extensions import db
+from idp.factors import kinds
 from idp.factors.base import CodeReused, Verification, WrongCode
 from idp.keys.encryption import factor_aad, keyring
 from idp.models import Factor, User
@@ -91,4 +93,17 @@ def verify(factor: Factor, code: str, at: float) -> Verification:
     if consumed.rowcount != 1:
         raise CodeReused()
     factor.totp_last_step = step
-    return Verification(factor.id, "totp", ("otp",))
+    return KIND.verification(factor.id)
+
+
+KIND = kinds.declare(
+    kinds.Kind(
+        name=FactorKind.TOTP.value,
+        label="Authenticator app",
+        method="totp",
+        amr=frozenset({"otp"}),
+        verify=lambda challenge, factor, user, code: verify(factor, str(code), now()),
+        signin_page="mfa.verify",
+        enroll_page="security.enroll_totp",
+    )
+)

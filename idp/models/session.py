@@ -30,6 +30,12 @@ class LoginSession(db.Model):
     def is_active(self, at: int) -> bool:
         return self.ended_at is None and at < self.expires_at
 
+    def authenticated(self, method: str, amr: list[str], at: int) -> AuthenticationEvent:
+        """Record an interactive authentication (a password, a passkey, a second factor)."""
+        event = AuthenticationEvent(login_session_id=self.id, method=method, amr=amr, at=at)
+        self.events.append(event)
+        return event
+
 
 class AuthenticationEvent(db.Model):
     """One successful interactive authentication step (a password, later a factor)."""

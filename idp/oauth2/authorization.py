@@ -10,15 +10,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy import select
 
+from idp.accounts.policy_inputs import UserFacts
 from idp.clock import now
 from idp.extensions import db
-from idp.models import Client, Consent, LoginSession, User
+from idp.models import Client, Consent, User
 from idp.oauth2 import signing
+from idp.oauth2.errors import InvalidRequestError
 from idp.policy import AuthContext, AuthEvent
 
 PROMPT_VALUES = frozenset({"none", "login", "consent"})
@@ -39,7 +39,7 @@ class RequestParams:
 def parse(data, redirect_uri: str) -> RequestParams:
     """Parse ``data`` (the request's values); raise ``invalid_request`` on bad input."""
 
-    def invalid(message: str) -> OAuth2Error:
+    def invalid(message: str) -> InvalidRequestError:
         return InvalidRequestError(message, state=data.get("state"), redirect_uri=redirect_uri)
 
     prompt = frozenset((data.get("prompt") or "").split())
@@ -95,22 +95,21 @@ def build_context(
     params: RequestParams,
     client: Client,
     scope: str,
-    login_session: LoginSession | None,
+    user: User | None,
     *,
     reauthenticated: bool,
     consented: bool,
     events: tuple[AuthEvent, ...],
-    user_facts: dict,
+    user_facts: UserFacts | None,
 ) -> AuthContext:
     """Gather what ``decide`` needs about this request, its client and this browser's session.
 
-    ``events`` and ``user_facts`` (the session user's factors, policy, device; ``AuthContext``
-    fields) come from the caller: the protocol layer passes them through without knowing
-    what they are. An ``id_token_hint`` naming another user discards them.
+    ``user`` is the session's user (``None``: nobody is signed in); ``events`` and
+    ``user_facts`` (their factors, policy, device) come from the caller: the protocol layer
+    passes them through. An ``id_token_hint`` naming another user discards them.
     """
-    user = db.session.get(User, login_session.user_id) if login_session else None
-    if user is not None and params.hinted_sub and params.hinted_sub != user.sub:
-        user = None  # the hinted user is not the one signed in
+    if user is None or (params.hinted_sub and params.hinted_sub != user.sub):
+        user, user_facts = None, None  # nobody, or not the hinted user, is signed in
     scopes = frozenset(scope_to_list(scope) or [])
     return AuthContext(
         now=now(),
@@ -125,7 +124,7 @@ def build_context(
         requested_scopes=scopes,
         client_minimum_acr=client.minimum_acr,
         client_default_acr=tuple(client.default_acr_values or ()),
-        **({"events": events, **user_facts} if user is not None else {"user_id": None}),
+        **({"events": events, **user_facts.context_fields()} if user_facts else {"user_id": None}),
     )
 
 

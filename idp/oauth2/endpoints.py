@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.rpinitiated import EndSessionEndpoint
@@ -21,6 +20,7 @@ from idp.extensions import db
 from idp.models import Token, User
 from idp.models.tokens import revoke_where
 from idp.oauth2 import signing
+from idp.oauth2.errors import InvalidRequestError
 from idp.oauth2.grants import AUTH_METHODS
 
 

@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.grants.util import is_openid_scope
@@ -24,6 +24,7 @@ from idp.models.statements import DriverStatement, leave_driver_transaction
 from idp.models.tokens import RotatedRefresh, revoke_where
 from idp.oauth2 import claims as user_claims
 from idp.oauth2 import signing
+from idp.oauth2.errors import InvalidGrantError, InvalidRequestError
 from idp.oauth2.principal import Principal, SubjectRef
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]

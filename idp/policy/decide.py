@@ -1,11 +1,15 @@
 """``decide(ctx) -> Proceed | Interact | Fail``: the sign-in policy as data.
 
 Modelled on node-oidc-provider's interaction policy: an ordered list of prompts (login, mfa,
-enroll, consent), each a list of named checks. The first prompt with a failing check decides the
-interaction and carries the names of every failing check as its reasons. With ``prompt=none`` an
-interaction cannot happen, so the matching OIDC error is returned instead (OIDC Core 3.1.2.6).
-A requested essential acr (or the client's minimum) that the user cannot reach ends with
-``unmet_authentication_requirements`` (OpenID Unmet Authentication Requirements 1.0).
+enroll, consent), each a list of named checks, ``Check(name, description, fails)``. The first
+prompt with a failing check decides the interaction and carries the names of every failing check
+as its reasons. With ``prompt=none`` an interaction cannot happen, so the matching OIDC error is
+returned instead (OIDC Core 3.1.2.6). A requested essential acr (or the client's minimum) that
+the user cannot reach ends with ``unmet_authentication_requirements`` (OpenID Unmet
+Authentication Requirements 1.0).
+
+A ``Fail`` names its error by its code: the protocol layer (``idp.oauth2.errors.for_code``)
+turns the code into its exception class, which this pure module cannot import.
 """
 
 from __future__ import annotations
@@ -15,8 +19,6 @@ from dataclasses import dataclass
 
 from idp.policy.amr import with_mfa
 from idp.policy.context import AuthContext
-
-UNMET = "unmet_authentication_requirements"
 
 
 @dataclass(frozen=True)
@@ -47,61 +49,94 @@ class Interact:
 
 @dataclass(frozen=True)
 class Fail:
-    """End the request with an OAuth/OIDC error sent back to the client."""
+    """End the request with an OAuth/OIDC error sent back to the client; ``error`` is its code."""
 
     error: str
     description: str
 
 
-Check = Callable[[AuthContext], bool]  # True means the check fails: something is missing
+@dataclass(frozen=True)
+class Check:
+    """One named condition of a prompt, as node-oidc-provider's ``Check(name, description, fn)``.
+
+    ``name`` is the reason an ``Interact`` reports (pages and tests use it); ``description``
+    says in one line what is missing when ``fails(ctx)`` is True.
+    """
+
+    name: str
+    description: str
+    fails: Callable[[AuthContext], bool]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A named group of checks, and the error code ``prompt=none`` gets when one of them fails;
+    ``interactive`` False means the user cannot supply it."""
+
+    name: str
+    error: str
+    checks: tuple[Check, ...]
+    interactive: bool = True
 
 
 # --- login ---------------------------------------------------------------------------------
 
 
 def _no_session(ctx: AuthContext) -> bool:
-    """No sign-in, or only one whose factor's elevation expired (a passwordless passkey)."""
+    """A passwordless passkey sign-in whose elevation expired leaves no counted event."""
     return ctx.user_id is None or not ctx.counted_events
 
 
 def _login_prompt(ctx: AuthContext) -> bool:
-    """prompt=login: re-authenticate unless it happened during this very request."""
+    """Only a sign-in during this very request meets prompt=login (OIDC Core 3.1.2.1)."""
     return "login" in ctx.prompt and not ctx.reauthenticated
 
 
 def _max_age(ctx: AuthContext) -> bool:
-    """max_age: the last authentication is older than the client accepts (OIDC Core 3.1.2.1).
-
-    Signing in for this very request meets any max_age; max_age=0 is prompt=login.
-    """
+    """OIDC Core 3.1.2.1. Signing in for this very request meets any max_age; max_age=0 is
+    prompt=login."""
     if ctx.max_age is None or ctx.auth_time is None or ctx.reauthenticated:
         return False
     return ctx.max_age == 0 or ctx.now - ctx.auth_time > ctx.max_age
 
 
 def _operation_reauth(ctx: AuthContext) -> bool:
-    """A sensitive operation by a user without a second factor: a recent sign-in instead."""
     if ctx.operation is None or ctx.routine_factors:
         return False
     return ctx.auth_time is None or ctx.auth_time < ctx.now - ctx.operation_window
+
+
+LOGIN_PROMPT = Prompt(
+    "login",
+    "login_required",
+    (
+        Check(
+            "no_session", "the End-User is not signed in (or no factor still counts)", _no_session
+        ),
+        Check("login_prompt", "prompt=login asks for a sign-in during this request", _login_prompt),
+        Check("max_age", "the last sign-in is older than the request's max_age", _max_age),
+        Check(
+            "operation_reauth",
+            "a sensitive operation by a user without a second factor needs a recent sign-in",
+            _operation_reauth,
+        ),
+    ),
+)
 
 
 # --- mfa -----------------------------------------------------------------------------------
 
 
 def _mfa_missing(ctx: AuthContext) -> bool:
-    """A user with a second factor uses it at every sign-in (one the policy allows, if any).
-
-    A remembered browser skips this routine check when the policy allows it; explicit acr
-    requests are the acr check's business and are never met by a remembered browser.
-    """
+    """The factor used must be one the policy allows, when the user has one. A remembered
+    browser skips this routine check when the policy allows it; explicit acr requests are the
+    acr check's business and are never met by a remembered browser."""
     if ctx.operation is not None or not ctx.routine_factors or ctx.has_second_factor:
         return False
     return not (ctx.trusted_device and ctx.policy.remember_device)
 
 
 def _acr_step_up(ctx: AuthContext) -> bool:
-    """A requested acr the session lacks and the user's factors can reach: ask for them."""
     return ctx.operation is None and bool(_step_up_targets(ctx))
 
 
@@ -134,12 +169,30 @@ def _amr_options(ctx: AuthContext) -> tuple[frozenset[str], ...]:
 
 
 def _operation_step_up(ctx: AuthContext) -> bool:
-    """A sensitive operation needs a second factor within its window; a remembered browser
-    never counts."""
+    """A remembered browser never counts for a sensitive operation."""
     if ctx.operation is None or not ctx.routine_factors:
         return False
     oldest = ctx.now - ctx.operation_window
     return not any(e.is_second_factor and e.at >= oldest for e in ctx.events)
+
+
+MFA_PROMPT = Prompt(
+    "mfa",
+    "interaction_required",
+    (
+        Check("mfa_required", "a user with a second factor uses it at every sign-in", _mfa_missing),
+        Check(
+            "acr_values",
+            "the session lacks a requested acr that the user's factors can reach",
+            _acr_step_up,
+        ),
+        Check(
+            "step_up",
+            "a sensitive operation needs a second factor within its window",
+            _operation_step_up,
+        ),
+    ),
+)
 
 
 # --- enroll --------------------------------------------------------------------------------
@@ -150,17 +203,39 @@ def _needs_enrollment(ctx: AuthContext, mode: str) -> bool:
 
 
 def _enrollment_required(ctx: AuthContext) -> bool:
-    """Required, no usable factor, no grace left: enrollment blocks the sign-in."""
     return _needs_enrollment(ctx, "required") and not (ctx.grace_left or ctx.postponed)
 
 
 def _enrollment_grace(ctx: AuthContext) -> bool:
-    """Required, but within the grace: asked once per sign-in session, may be postponed."""
+    """Asked once per sign-in session."""
     return _needs_enrollment(ctx, "required") and ctx.grace_left and not ctx.enrollment_skipped
 
 
 def _enrollment_recommended(ctx: AuthContext) -> bool:
     return _needs_enrollment(ctx, "recommended") and not ctx.enrollment_skipped
+
+
+ENROLL_PROMPT = Prompt(
+    "enroll",
+    "interaction_required",
+    (
+        Check(
+            "enrollment_required",
+            "the policy requires a usable second factor, and no grace is left to postpone it",
+            _enrollment_required,
+        ),
+        Check(
+            "enrollment_grace",
+            "the policy requires a usable second factor; the user may still postpone it",
+            _enrollment_grace,
+        ),
+        Check(
+            "enrollment_recommended",
+            "the policy recommends a usable second factor the user has not enrolled",
+            _enrollment_recommended,
+        ),
+    ),
+)
 
 
 # --- consent -------------------------------------------------------------------------------
@@ -171,8 +246,24 @@ def _consent_missing(ctx: AuthContext) -> bool:
 
 
 def _consent_prompt(ctx: AuthContext) -> bool:
-    """prompt=consent: ask again, even if consent is on record, unless given for this request."""
+    """Even consent on record does not meet prompt=consent (OIDC Core 3.1.2.1)."""
     return "consent" in ctx.prompt and not ctx.consented_during_request
+
+
+CONSENT_PROMPT = Prompt(
+    "consent",
+    "consent_required",
+    (
+        Check(
+            "consent_missing",
+            "a third-party client has no consent on record for the requested scopes",
+            _consent_missing,
+        ),
+        Check(
+            "consent_prompt", "prompt=consent asks for consent during this request", _consent_prompt
+        ),
+    ),
+)
 
 
 # --- acr that cannot be reached (checked last: every interaction has had its chance) ---------
@@ -187,64 +278,29 @@ def _minimum_unmet(ctx: AuthContext) -> bool:
     return bool(minimum) and not _met(ctx, (minimum,))
 
 
-@dataclass(frozen=True)
-class Prompt:
-    """A named group of checks; ``interactive`` False means the user cannot supply it."""
-
-    name: str
-    error: str
-    checks: tuple[tuple[str, Check], ...]
-    interactive: bool = True
-
-
-PROMPTS: tuple[Prompt, ...] = (
-    Prompt(
-        "login",
-        "login_required",
-        (
-            ("no_session", _no_session),
-            ("login_prompt", _login_prompt),
-            ("max_age", _max_age),
-            ("operation_reauth", _operation_reauth),
+ACR_PROMPT = Prompt(
+    "acr",
+    "unmet_authentication_requirements",
+    (
+        Check(
+            "essential_acr",
+            "the session does not meet an essential acr of the claims parameter",
+            _essential_unmet,
         ),
+        Check("minimum_acr", "the session does not meet the client's minimum acr", _minimum_unmet),
     ),
-    Prompt(
-        "mfa",
-        "interaction_required",
-        (
-            ("mfa_required", _mfa_missing),
-            ("acr_values", _acr_step_up),
-            ("step_up", _operation_step_up),
-        ),
-    ),
-    Prompt(
-        "enroll",
-        "interaction_required",
-        (
-            ("enrollment_required", _enrollment_required),
-            ("enrollment_grace", _enrollment_grace),
-            ("enrollment_recommended", _enrollment_recommended),
-        ),
-    ),
-    Prompt(
-        "consent",
-        "consent_required",
-        (("consent_missing", _consent_missing), ("consent_prompt", _consent_prompt)),
-    ),
-    Prompt(
-        "acr",
-        UNMET,
-        (("essential_acr", _essential_unmet), ("minimum_acr", _minimum_unmet)),
-        interactive=False,
-    ),
+    interactive=False,
 )
+
+#: The policy: the first of these prompts with a failing check decides.
+PROMPTS: tuple[Prompt, ...] = (LOGIN_PROMPT, MFA_PROMPT, ENROLL_PROMPT, CONSENT_PROMPT, ACR_PROMPT)
 
 
 def failing_checks(ctx: AuthContext) -> tuple[tuple[Prompt, tuple[str, ...]], ...]:
     """Every prompt with failing checks, in order, with the names of those checks."""
     failing = []
     for prompt in PROMPTS:
-        reasons = tuple(name for name, check in prompt.checks if check(ctx))
+        reasons = tuple(check.name for check in prompt.checks if check.fails(ctx))
         if reasons:
             failing.append((prompt, reasons))
     return tuple(failing)

@@ -6,12 +6,6 @@ says what is missing, the interaction pages supply it and send the browser back 
 
 from __future__ import annotations
 
-from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import (
-    AccessDeniedError,
-    InvalidRequestError,
-    UnsupportedResponseTypeError,
-)
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from idp import audit
@@ -19,10 +13,10 @@ from idp.accounts import policy_inputs
 from idp.extensions import csrf, db
 from idp.models.statements import driver_transaction
 from idp.oauth2 import authorization as authz
+from idp.oauth2 import errors
 from idp.oauth2.principal import Principal
 from idp.oauth2.server import authorization
 from idp.policy import Fail, Interact, decide
-from idp.policy.decide import UNMET
 from idp.views import userinfo as userinfo_view
 from idp.views.signin.flow import pending_authorize_url
 from idp.web import sessions
@@ -36,7 +30,7 @@ bp.add_app_template_global(pending_authorize_url, "pending_authorize_url")
 def authorize():
     try:
         return _authorize()
-    except OAuth2Error as error:
+    except errors.OAuth2Error as error:
         db.session.rollback()
         return authorization_error(error)
 
@@ -56,17 +50,16 @@ def _authorize():
         params,
         grant.client,
         grant.request.scope,
-        login_session,
+        user,
         reauthenticated=pending.reauthenticated,
         consented=pending.consented,
         events=policy_inputs.events(login_session),
-        user_facts=policy_inputs.facts(user) if user is not None else {},
+        user_facts=policy_inputs.facts(user, sessions.browser(user)) if user else None,
     )
     decision = decide(ctx)
     if isinstance(decision, Fail):
-        raise OAuth2Error(
+        raise errors.for_code(decision.error)(
             decision.description,
-            error=decision.error,
             state=request.values.get("state"),
             redirect_uri=grant.redirect_uri,
         )
@@ -82,9 +75,9 @@ def _authorize():
 def _validated_grant():
     try:
         return authorization.get_consent_grant(end_user=None)
-    except UnsupportedResponseTypeError as error:
+    except errors.UnsupportedResponseTypeError as error:
         if not request.values.get("response_type"):
-            raise InvalidRequestError(
+            raise errors.InvalidRequestError(
                 "response_type is required",
                 state=error.state,
                 redirect_uri=error.redirect_uri,
@@ -111,7 +104,9 @@ def _consent_decision(grant, login_session, query: str, key: str):
     if login_session is None:
         return redirect(url_for("oauth.authorize") + "?" + query, code=303)
     if request.form.get("consent") != "allow":
-        raise AccessDeniedError(state=request.values.get("state"), redirect_uri=grant.redirect_uri)
+        raise errors.AccessDeniedError(
+            state=request.values.get("state"), redirect_uri=grant.redirect_uri
+        )
     user = sessions.current_user()
     authz.grant_consent(user, grant.client, grant.request.scope or "")
     sessions.mark_consented(key)
@@ -139,15 +134,16 @@ def _cancelled(grant, params: authz.RequestParams, key: str) -> None:
         db.session.commit()
     state, uri = request.values.get("state"), grant.redirect_uri
     if params.essential_acr or grant.client.minimum_acr:
-        raise OAuth2Error(
-            "the user did not complete the requested authentication",
-            error=UNMET, state=state, redirect_uri=uri,
-        )  # fmt: skip
-    raise AccessDeniedError("the user cancelled the sign-in", state=state, redirect_uri=uri)
+        raise errors.UnmetAuthenticationRequirementsError(
+            "the user did not complete the requested authentication", state=state, redirect_uri=uri
+        )
+    raise errors.AccessDeniedError("the user cancelled the sign-in", state=state, redirect_uri=uri)
 
 
-def authorization_error(error: OAuth2Error):
-    """Redirect the error where the redirect URI was validated, otherwise show a page."""
+def authorization_error(error: errors.OAuth2Error):
+    """The one place an authorization or logout error becomes a response: redirected to the
+    client where the redirect URI was validated (RFC 6749 4.1.2.1), otherwise an error page,
+    never a redirect to an unverified URI."""
     if error.redirect_uri:
         return authorization.handle_error_response(None, error)
     body = render_template(
@@ -201,7 +197,7 @@ bp.add_url_rule("/userinfo", view_func=csrf.exempt(userinfo_view.userinfo), meth
 def end_session():
     try:
         req = authorization.validate_endpoint_request("end_session")
-    except OAuth2Error as error:
+    except errors.OAuth2Error as error:
         return authorization_error(error)
     if req.needs_confirmation:
         client = req.client

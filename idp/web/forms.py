@@ -72,12 +72,19 @@ class CodeForm(FlaskForm):
     remember = BooleanField("Remember this browser")
 
 
+class ResendForm(FlaskForm):
+    """ "Send a new code": a button, and the waiting request to come back to."""
+
+    next = HiddenField()
+
+
 class EnrollTotpForm(FlaskForm):
     name = StringField(
         "Name for this authenticator",
         [DataRequired(message="Give it a name."), Length(max=100, message="At most 100.")],
     )
     code = StringField("Code from the app", [DataRequired(message="Enter the 6-digit code.")])
+    challenge = HiddenField()
 
 
 class RenameForm(FlaskForm):

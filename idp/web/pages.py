@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from idp import random_tokens
 from idp.extensions import db
-from idp.web.ratelimit import RateLimited
+from idp.models.rate_limits import RateLimited
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,16 @@ from idp import random_tokens
 from idp.accounts import policy_inputs
 from idp.clock import now
 from idp.extensions import db
-from idp.models import AuthenticationEvent, LoginSession, User
+from idp.models import LoginSession, User
+from idp.web import device_cookie
 
 MAX_PENDING = 5
 PENDING_TTL = 1800
 #: The waiting authorization request an enrollment page resumes when a factor is added.
 AFTER_ENROLL = "after_enroll"
+#: The user postponed enrollment in this sign-in session (a new sign-in clears the whole cookie
+#: session, so the next sign-in asks again).
+ENROLLMENT_SKIPPED = "enroll_skipped"
 
 
 def current() -> LoginSession | None:
@@ -45,7 +49,20 @@ def signed_in_user() -> User | None:
     if row is None:
         return None
     user = db.session.get(User, row.user_id)
-    return user if policy_inputs.fully_signed_in(user, row) else None
+    return user if policy_inputs.fully_signed_in(user, row, browser(user)) else None
+
+
+def browser(user: User) -> policy_inputs.Browser:
+    """What this browser says about ``user``, for the policy."""
+    return policy_inputs.Browser(
+        trusted_device=device_cookie.trusted(user),
+        enrollment_skipped=bool(session.get(ENROLLMENT_SKIPPED)),
+    )
+
+
+def account_decision(user: User, operation: str | None = None):
+    """The policy's answer for this session on the provider's own pages (or an operation)."""
+    return policy_inputs.account_decision(user, current(), browser(user), operation)
 
 
 def sign_in(user: User, method: str, amr: list[str], for_request: str | None) -> LoginSession:
@@ -71,16 +88,9 @@ def sign_in(user: User, method: str, amr: list[str], for_request: str | None) ->
         expires_at=now() + current_app.config["SESSION_TTL"],
     )
     db.session.add(row)
-    add_event(row, method, amr)
+    row.authenticated(method, amr, now())
     session["sid"] = row.id
     return row
-
-
-def add_event(row: LoginSession, method: str, amr: list[str]) -> AuthenticationEvent:
-    """Record an interactive authentication in the session (later: second factors)."""
-    event = AuthenticationEvent(login_session_id=row.id, method=method, amr=amr, at=now())
-    row.events.append(event)
-    return event
 
 
 def sign_out() -> LoginSession | None:
@@ -129,7 +139,7 @@ def pending_query(key: str | None) -> str | None:
 
 def skip_enrollment() -> None:
     """The user postponed enrolling a second factor: not asked again in this sign-in session."""
-    session[policy_inputs.ENROLLMENT_SKIPPED] = True
+    session[ENROLLMENT_SKIPPED] = True
 
 
 def enrolling_for(key: str) -> None:

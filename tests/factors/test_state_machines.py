@@ -119,7 +119,10 @@ def wrong_code(secret: str) -> str:
 def answer_with(challenge: Challenge, factor: Factor | None, user: User, code: str):
     verifying = factor or db.session.get(Factor, challenge.factor_id)
     return challenges.answer(
-        challenge, factor, user, lambda: registry.verify_code(verifying, code, user)
+        challenge,
+        factor,
+        user,
+        lambda: registry.kind_of(verifying).verify(challenge, verifying, user, code),
     )
 
 
@@ -282,10 +285,12 @@ def test_factor_of_another_user_is_not_owned(user):
     assert registry.active_kinds(user) == {"totp"} and registry.active_kinds(other) == set()
 
 
-def test_typed_code_for_a_factor_without_codes_is_refused(user):
+def test_typed_code_for_a_passkey_is_refused(user):
     passkey = factor_in(user, ACTIVE, kind="passkey")
+    passkey.data = {"credential_id": "AAAA", "user_handle": "AAAA", "public_key": "AAAA"}
+    challenge = challenge_in(user, ISSUED, passkey)
     with pytest.raises(FactorError):
-        registry.verify_code(passkey, "123456", user)
+        answer_with(challenge, passkey, user, "123456")
 
 
 # --- challenges.answer --------------------------------------------------------------------

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pyotp
 import pytest
 
 from tests.support.factors import backup_code_page, enroll_totp, password_sign_in
-from tests.support.oidc import HostedPages, RelyingParty, submit_code
+from tests.support.oidc import HostedPages, RelyingParty, csrf_token, hidden, submit_code
 
 
 def _code(secret: str, step_offset: int = 0) -> str:
@@ -74,3 +75,29 @@ def test_second_factor_page_is_needed_for_the_account_too(server, enrolled):
     password_sign_in(browser, enrolled)
     account = browser.get(server.url + "/account/", allow_redirects=True)
     assert "Two-step verification" in account.text
+
+
+def test_enrollment_codes_are_throttled_like_sign_in_codes(server):
+    """Adding an authenticator app answers a challenge through the sign-in step's path: wrong
+    codes count against the attempt limit and start the factor's back-off (IDP_BACKOFF_AFTER=5),
+    so even the right code waits, and the app is not turned on."""
+    person = server.create_user()
+    browser = HostedPages(server.url)
+    password_sign_in(browser, person, "security")
+    url = server.url + "/account/security/totp"
+    page = browser.get(url)
+    secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page.text).group(1)
+    near = {_code(secret, k) for k in range(-3, 4)}
+    wrong = next(c for c in (f"{n:06d}" for n in range(10**6)) if c not in near)
+
+    def post(code: str):
+        data = {"csrf_token": csrf_token(page.text), "challenge": hidden(page.text, "challenge")}
+        return browser.post(url, data={**data, "name": "Throttled app", "code": code})
+
+    for _ in range(5):
+        page = post(wrong)
+        assert page.status_code == 400 and "not right" in page.text, page.text[:400]
+    page = post(_code(secret))
+    assert page.status_code == 400 and "wait before trying again" in page.text, page.text[:400]
+    security = browser.get(server.url + "/account/security/")
+    assert "Throttled app" not in security.text and "<code>" not in page.text

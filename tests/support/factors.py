@@ -9,7 +9,7 @@ from html import unescape
 
 import pyotp
 
-from tests.support.oidc import HostedPages, csrf_token
+from tests.support.oidc import HostedPages, csrf_token, hidden
 from tests.support.webauthn import SoftAuthenticator, VirtualCredential
 
 
@@ -40,6 +40,7 @@ def enroll_totp(server, person: dict | None = None) -> dict:
         server.url + "/account/security/totp",
         data={
             "csrf_token": csrf_token(page.text),
+            "challenge": hidden(page.text, "challenge"),
             "name": "Phone",
             "code": pyotp.TOTP(secret).now(),
         },

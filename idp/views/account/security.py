@@ -12,27 +12,23 @@ from sqlalchemy import select
 
 from idp import audit as audit_log
 from idp.accounts import policies, trusted_devices
-from idp.clock import now
 from idp.extensions import db
-from idp.factors import backup_codes, lifecycle, registry, totp
+from idp.factors import answer, backup_codes, challenges, kinds, lifecycle, registry, totp
 from idp.factors.base import FactorError
 from idp.models import AuditEvent, Factor, User
-from idp.models.factor import FactorKind, FactorStatus
+from idp.models.factor import FactorStatus
 from idp.notify.security import notify
-from idp.policy.context import ROUTINE_SECOND_FACTORS
-from idp.views.signin.flow import after_enrollment, factor_enrolled, sign_in_first, step_up
+from idp.views.signin.flow import after_enrollment, attempt, sign_in_first, step_up
 from idp.web import sessions
 from idp.web.forms import ConfirmForm, EnrollTotpForm, RenameForm
 
 bp = Blueprint("security", __name__, url_prefix="/account/security")
 
-#: "Add a method" pages by factor kind; a kind is offered once its blueprint is registered.
-ENROLL_PAGES = {
-    FactorKind.TOTP.value: "security.enroll_totp",
-    FactorKind.PASSKEY.value: "passkeys.register",
-    FactorKind.EMAIL.value: "delivery.enroll_email",
-    FactorKind.SMS.value: "delivery.enroll_sms",
-}
+
+def enroll_pages() -> dict[str, str]:
+    """The "add a method" page of each kind that has one (and whose page is registered)."""
+    pages = {kind.name: kind.enroll_page for kind in kinds.declared() if kind.enroll_page}
+    return {name: page for name, page in pages.items() if page in current_app.view_functions}
 
 
 @bp.route("/")
@@ -50,18 +46,14 @@ def index():
     return render_template(
         "security.html",
         user=user,
-        factors=[f for f in registry.factors(user) if f.kind != FactorKind.BACKUP_CODES.value],
+        factors=[f for f in registry.factors(user) if registry.routine(f)],
         backup_remaining=backup_codes.remaining(backup) if backup else None,
         labels=registry.LABELS,
         events=list(events),
         rename=RenameForm(formdata=None),
         confirm=ConfirmForm(),
         devices=trusted_devices.listed(user),
-        enroll_pages={
-            kind: endpoint
-            for kind, endpoint in ENROLL_PAGES.items()
-            if endpoint in current_app.view_functions
-        },
+        enroll_pages=enroll_pages(),
     )
 
 
@@ -74,33 +66,50 @@ def enroll_totp():
     if refused is not None:
         return refused
     form = EnrollTotpForm()
-    if not form.is_submitted():
-        return _start_totp(user, form)
-    factor = _enrolling(user)
+    factor = _enrolling(user) if form.is_submitted() else None
     if factor is None:
         return _start_totp(user, form)
-    if form.validate_on_submit():
-        try:
-            totp.verify(factor, form.code.data, now())
-        except FactorError as error:
-            form.code.errors.append(str(error))
-        else:
-            return _activated(user, factor, form.name.data)
-    return _totp_page(user, factor, form, 400)
+    if not form.validate_on_submit():
+        return _totp_page(user, factor, form, 400)
+    login_session = sessions.current()
+    try:
+        answer.enrollment(
+            attempt(login_session, user, factor, form.challenge.data or "", form.code.data)
+        )
+    except FactorError as error:
+        form.code.errors.append(str(error))
+        if not challenges.is_open(form.challenge.data, login_session.id):
+            _new_challenge(form, user, factor)
+        return _totp_page(user, factor, form, 400)
+    factor.name = form.name.data
+    session.pop("enrolling", None)
+    return added(
+        user,
+        f"A new sign-in method was added to your account: {factor.name}.",
+        f"{factor.name} is ready. You will be asked for a code when you sign in.",
+    )
 
 
 def _start_totp(user: User, form: EnrollTotpForm):
-    """A new pending factor; an earlier unfinished one is abandoned (pending -> revoked)."""
+    """A new pending factor and its challenge; an earlier unfinished one is abandoned
+    (pending -> revoked)."""
     abandoned = _enrolling(user)
     if abandoned is not None:
         lifecycle.move(
             abandoned, FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="abandoned"
         )
     factor, _ = totp.enroll(user, "Authenticator app")
-    db.session.commit()
+    _new_challenge(form, user, factor)
     session["enrolling"] = factor.id
     form.name.data = form.name.data or "Authenticator app"
     return _totp_page(user, factor, form, 200)
+
+
+def _new_challenge(form: EnrollTotpForm, user: User, factor: Factor) -> None:
+    """The challenge the first code answers (the same attempt limit and back-off as sign-in)."""
+    row = challenges.issue(user, sessions.current().id, factor, factor.kind, challenges.ENROLL)
+    db.session.commit()
+    form.challenge.data = row.id
 
 
 def _totp_page(user: User, factor: Factor, form: EnrollTotpForm, status: int):
@@ -120,20 +129,15 @@ def _enrolling(user: User) -> Factor | None:
     return factor
 
 
-def _activated(user: User, factor: Factor, name: str):
-    factor.name = name
-    lifecycle.move(
-        factor, FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified"
-    )
-    session.pop("enrolling", None)
-    factor_enrolled(user, factor)
-    first = backup_codes.active_set(user) is None
-    codes = backup_codes.generate(user, actor=user.email) if first else None
+def added(user: User, notice: str, ready: str):
+    """A factor was just added: commit with the first backup codes (shown once, when it is the
+    user's first factor), tell the user by mail, and say it is ready."""
+    codes = backup_codes.with_first_factor(user)
     db.session.commit()
-    notify(user, f"A new sign-in method was added to your account: {name}.")
+    notify(user, notice)
     if codes:
         return render_template("backup_codes.html", codes=codes, first=True)
-    flash(f"{name} is ready. You will be asked for a code when you sign in.")
+    flash(ready)
     return redirect(url_for("security.enrolled"), code=303)
 
 
@@ -167,7 +171,7 @@ def remove(factor_id: int):
     refused = step_up(user, "remove_factor", "security")
     if refused is not None:
         return refused
-    routine = [f for f in registry.factors(user) if f.kind in ROUTINE_SECOND_FACTORS]
+    routine = [f for f in registry.factors(user) if registry.routine(f)]
     last = routine == [factor]
     if last and policies.inputs(user).effective().mode == "required":
         flash("Your organisation requires two-step verification: add another method first.")
@@ -194,7 +198,7 @@ def remove(factor_id: int):
 def regenerate_backup_codes():
     user = sessions.signed_in_user() or abort(401)
     ConfirmForm().validate_on_submit() or abort(400)
-    if not registry.active_kinds(user) & ROUTINE_SECOND_FACTORS:
+    if not any(registry.routine(f) for f in registry.factors(user)):
         abort(400)
     refused = step_up(user, "regenerate_backup_codes", "security")
     if refused is not None:

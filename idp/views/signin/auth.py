@@ -38,7 +38,7 @@ def login():
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
         return render_template("login.html", form=form, registration=_registration()), status
-    ratelimit.hit("login", current_app.config["RATE_LIMIT_PER_MINUTE"], 60)
+    ratelimit.hit("login")
     user = users.by_email(form.email.data)
     if not verify(user.password_hash if user else None, form.password.data):
         audit.record("sign_in", outcome="failure", actor=form.email.data.lower()[:320])

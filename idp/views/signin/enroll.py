@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from flask import (
     Blueprint,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -21,12 +20,12 @@ from flask import (
 )
 
 from idp import audit
-from idp.accounts import policies, policy_inputs
+from idp.accounts import policies
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import registry
 from idp.policy import Interact
-from idp.views.account.security import ENROLL_PAGES
+from idp.views.account.security import enroll_pages
 from idp.views.signin.flow import continue_to
 from idp.web import sessions
 from idp.web.forms import ConfirmForm
@@ -40,7 +39,7 @@ def _prompt():
     if login_session is None:
         return None, None
     user = sessions.current_user()
-    decision = policy_inputs.account_decision(user, login_session)
+    decision = sessions.account_decision(user)
     if isinstance(decision, Interact) and decision.prompt == "enroll":
         return user, decision
     return user, None
@@ -59,11 +58,7 @@ def index():
     return render_template(
         "enroll.html",
         decision=decision,
-        pages={
-            kind: endpoint
-            for kind, endpoint in ENROLL_PAGES.items()
-            if policy.allows(kind) and endpoint in current_app.view_functions
-        },
+        pages={kind: page for kind, page in enroll_pages().items() if policy.allows(kind)},
         labels=registry.LABELS,
         grace_until=_grace_until(user, policy),
         grace_left=policy.grace_signins - user.grace_skips if policy.grace_signins else None,

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Container
 from datetime import UTC, datetime
+from typing import Any
 
-from flask import abort, current_app, flash, redirect, url_for
+from flask import abort, current_app, flash, redirect, request, url_for
 
-from idp import audit
-from idp.accounts import policies, policy_inputs
+from idp.accounts import policies
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import registry, throttle
-from idp.factors.base import FactorError, Verification
+from idp.factors import registry
+from idp.factors.answer import Attempt
+from idp.factors.base import FactorError
 from idp.models import Factor, LoginSession, User
 from idp.policy import Interact, Proceed
-from idp.policy.context import KIND_METHOD
 from idp.web import device_cookie, sessions
 
 #: Account pages that may ask for a (re-)authentication and want the browser back afterwards.
@@ -58,7 +58,7 @@ def sign_in_first(page: str, code: int = 302):
 
 def may(user: User, operation: str) -> bool:
     """Whether this session may do a sensitive ``operation`` now (see ``step_up``)."""
-    decision = policy_inputs.account_decision(user, sessions.current(), operation)
+    decision = sessions.account_decision(user, operation)
     return isinstance(decision, Proceed)
 
 
@@ -66,7 +66,7 @@ def step_up(user: User, operation: str, back: str):
     """``None`` when this session may do ``operation`` now; else the redirect that gets what is
     missing: a fresh second factor, or (without one) a fresh sign-in. ``back`` is the account
     page to return to. A remembered browser never counts (issue: sensitive operations)."""
-    decision = policy_inputs.account_decision(user, sessions.current(), operation)
+    decision = sessions.account_decision(user, operation)
     if isinstance(decision, Proceed):
         return None
     if isinstance(decision, Interact) and decision.prompt == "mfa":
@@ -84,17 +84,15 @@ def remember_days(user: User) -> int:
     return current_app.config["REMEMBER_DEVICE_DAYS"]
 
 
-def second_factor_passed(
-    login_session: LoginSession, user: User, result: Verification, response, remember: bool
-):
-    """Record a passed second factor on the session; remember the browser if asked.
+def attempt(
+    login_session: LoginSession, user: User, factor: Factor, challenge_id: str, response: Any
+) -> Attempt:
+    """The request's answer to a factor's challenge, for ``idp.factors.answer``."""
+    return Attempt(user, login_session, factor, challenge_id, response, request.remote_addr)
 
-    The caller commits. A backup code is a successful recovery: it lifts factor locks.
-    """
-    sessions.add_event(login_session, result.method, list(result.amr))
-    audit.record("second_factor_passed", actor=user.email, subject=user.sub, method=result.method)
-    if result.method == "backup_code":
-        throttle.unlock_all(user.id, actor=user.email, subject=user.sub)
+
+def remember_browser(user: User, response, remember: bool):
+    """After a passed second factor: remember this browser if the user asked and may."""
     if remember and remember_days(user):
         device_cookie.remember(user, response)
     return response
@@ -110,15 +108,6 @@ def usable_factors(user: User, next_key: str | None) -> list[Factor]:
 def other_factors(user: User, factor: Factor, next_key: str | None) -> list[Factor]:
     """The "use another method" list of a second-factor page."""
     return [f for f in usable_factors(user, next_key) if f.id != factor.id]
-
-
-def factor_enrolled(user: User, factor: Factor) -> None:
-    """A factor was just activated by answering it: that proof of possession counts as a
-    second factor in this sign-in session (no second prompt right after enrolling)."""
-    login_session = sessions.current()
-    if login_session is not None:
-        amr = sorted(registry.amr_of(factor))
-        sessions.add_event(login_session, KIND_METHOD[factor.kind], amr)
 
 
 def after_enrollment():
