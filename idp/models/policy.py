@@ -10,7 +10,7 @@ from idp.extensions import db
 
 
 class PolicyColumns:
-    """An MFA policy as columns (``idp.policies`` converts them to the engine's ``MfaPolicy``)."""
+    """An MFA policy as columns (``idp.accounts.policies`` makes the engine's ``MfaPolicy``)."""
 
     mfa_mode: Mapped[str] = mapped_column(String(16), default="off", server_default="off")
     mfa_factors: Mapped[list | None] = mapped_column(JSON, nullable=True)

@@ -17,6 +17,7 @@ from idp.accounts import policy_inputs
 from idp.clock import now
 from idp.extensions import db
 from idp.models import LoginSession, User
+from idp.policy import Fail, Interact, Proceed
 from idp.web import device_cookie
 
 MAX_PENDING = 5
@@ -60,7 +61,7 @@ def browser(user: User) -> policy_inputs.Browser:
     )
 
 
-def account_decision(user: User, operation: str | None = None):
+def account_decision(user: User, operation: str | None = None) -> Proceed | Interact | Fail:
     """The policy's answer for this session on the provider's own pages (or an operation)."""
     return policy_inputs.account_decision(user, current(), browser(user), operation)
 

@@ -62,7 +62,7 @@ def user(registered):
 
 def rotate(server, *args: str) -> dict:
     """``idp keys rotate``, then wait until the provider publishes the new key: workers check
-    ``keys.json`` for a rotation at most once a second (idp/keys.py RELOAD_INTERVAL)."""
+    ``keys.json`` for a rotation at most once a second (idp/keys/signing.py RELOAD_INTERVAL)."""
     rotated = json.loads(server.cli("keys", "rotate", *args).stdout)
     deadline = time.monotonic() + PICKUP_SECONDS
     while rotated["kid"] not in kids(server):

@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 
 import pytest
 
+from tests.support.factors import password_sign_in
 from tests.support.live import make_server
 from tests.support.oidc import HostedPages, RelyingParty, csrf_token, hidden, submit_code
 from tests.support.postgres import create_database, free_port
@@ -138,21 +139,10 @@ def _code(server, kind: str, to: str, mark) -> str:
 # --- the steps of a person ----------------------------------------------------------------
 
 
-def _password_only(browser: HostedPages, person: dict, next_page: str = ""):
-    page = browser.get(browser.base + "/login")
-    data = {
-        "csrf_token": csrf_token(page.text),
-        "email": person["email"],
-        "password": person["password"],
-        "next": next_page,
-    }
-    return browser.post(browser.base + "/login", data=data, allow_redirects=False)
-
-
 def _start_enrollment(server, person: dict, kind: str, to: str):
     """Sign in, fill the "add" form; returns the browser, the code page and the mark."""
     browser = HostedPages(server.url)
-    _password_only(browser, person, "security")
+    password_sign_in(browser, person, "security")
     path = f"{server.url}/account/security/{kind}"
     form = browser.get(path)
     assert form.status_code == 200
@@ -267,7 +257,7 @@ def test_email_enrollment_activates_only_with_the_emailed_code(code_server):
 def test_phone_enrollment_needs_an_e164_number_and_the_texted_code(code_server):
     person = code_server.create_user()
     browser = HostedPages(code_server.url)
-    _password_only(browser, person, "security")
+    password_sign_in(browser, person, "security")
     form = browser.get(code_server.url + "/account/security/sms")
     assert "weaker option" in form.text
     refused = browser.post(

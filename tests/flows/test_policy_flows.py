@@ -90,8 +90,8 @@ def test_required_mfa_sends_a_user_without_factor_to_enrollment_before_any_code(
     secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', setup.text).group(1)
     done = browser.post(
         server.url + link,
-        data={"csrf_token": csrf_token(setup.text), "name": "Phone", "code": next_totp(
-            person | {"secret": secret})},
+        data={"csrf_token": csrf_token(setup.text), "challenge": hidden(setup.text, "challenge"),
+              "name": "Phone", "code": next_totp(person | {"secret": secret})},
     )  # fmt: skip
     assert done.status_code == 200 and "backup codes" in done.text.lower()
     saved = re.search(r'href="([^"]+)">I saved them', done.text).group(1)

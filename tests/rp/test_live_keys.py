@@ -29,7 +29,7 @@ def live(tmp_path_factory):
 
 
 def _issue_with_kid(server, machine: dict, kid: str) -> str:
-    """Workers notice a rotation within a second (idp/keys.py RELOAD_INTERVAL): wait for it."""
+    """Workers notice a rotation within a second (``idp.keys.signing.RELOAD_INTERVAL``): wait."""
     deadline = time.monotonic() + 5
     while True:
         token = client_credentials_token(server, machine)

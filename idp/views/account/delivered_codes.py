@@ -33,7 +33,8 @@ from idp.models import Factor, User
 from idp.models.factor import FactorStatus
 from idp.views.account.security import added
 from idp.views.signin.delivered_code import NO_LONGER_VALID, attach_live, send_status
-from idp.views.signin.flow import attempt, sign_in_first, step_up
+from idp.views.signin.flow import adding_factor
+from idp.views.signin.second_factor import attempt
 from idp.web import ratelimit, sessions
 from idp.web.forms import EMAIL, CodeForm, ResendForm
 
@@ -67,15 +68,6 @@ class EnrollPhoneForm(FlaskForm):
 # --- adding an email address or a phone number (Account -> Security) ----------------------
 
 
-def _enrolling_user() -> tuple[User | None, object]:
-    """The signed-in user if the sign-in is recent enough to add a factor, else a response."""
-    user = sessions.signed_in_user()
-    if user is None:
-        return None, sign_in_first("security")
-    refused = step_up(user, "add_factor", "security")
-    return (None, refused) if refused is not None else (user, None)
-
-
 @bp.route("/account/security/email", methods=["GET", "POST"])
 def enroll_email():
     return _enroll(delivered_code.EMAIL, EnrollEmailForm)
@@ -87,7 +79,7 @@ def enroll_sms():
 
 
 def _enroll(kind: str, form_class: type[FlaskForm]):
-    user, response = _enrolling_user()
+    user, response = adding_factor()
     if user is None:
         return response
     form = form_class()
@@ -154,7 +146,7 @@ def _awaited(user: User, factor_id: int) -> Factor | None:
 
 @bp.route("/account/security/confirm/<int:factor_id>", methods=["GET", "POST"])
 def enroll_code(factor_id: int):
-    user, response = _enrolling_user()
+    user, response = adding_factor()
     if user is None:
         return response
     factor = _awaited(user, factor_id)
@@ -188,7 +180,7 @@ def enroll_code(factor_id: int):
 
 @bp.route("/account/security/confirm/<int:factor_id>/resend", methods=["POST"])
 def enroll_resend(factor_id: int):
-    user, response = _enrolling_user()
+    user, response = adding_factor()
     if user is None:
         return response
     factor = _awaited(user, factor_id)

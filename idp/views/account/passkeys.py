@@ -17,7 +17,7 @@ from idp.factors.base import FactorError
 from idp.keys.encryption import keyring
 from idp.models import LoginSession, User
 from idp.notify.security import notify
-from idp.views.signin.flow import may, sign_in_first, step_up
+from idp.views.signin.flow import adding_factor, may
 from idp.web import ceremony, sessions
 
 bp = Blueprint("passkeys", __name__)
@@ -37,11 +37,8 @@ def _enrolling() -> tuple[User, LoginSession] | None:
 
 @bp.route("/account/security/passkeys")
 def register():
-    user = sessions.signed_in_user()
+    user, refused = adding_factor()
     if user is None:
-        return sign_in_first("security")
-    refused = step_up(user, "add_factor", "security")
-    if refused is not None:
         return refused
     return render_template("passkey_register.html", count=len(passkey.passkeys(user)))
 

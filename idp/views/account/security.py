@@ -18,7 +18,8 @@ from idp.factors.base import FactorError
 from idp.models import AuditEvent, Factor, User
 from idp.models.factor import FactorStatus
 from idp.notify.security import notify
-from idp.views.signin.flow import after_enrollment, attempt, sign_in_first, step_up
+from idp.views.signin.flow import adding_factor, after_enrollment, sign_in_first, step_up
+from idp.views.signin.second_factor import attempt
 from idp.web import sessions
 from idp.web.forms import ConfirmForm, EnrollTotpForm, RenameForm
 
@@ -59,11 +60,8 @@ def index():
 
 @bp.route("/totp", methods=["GET", "POST"])
 def enroll_totp():
-    user = sessions.signed_in_user()
+    user, refused = adding_factor()
     if user is None:
-        return sign_in_first("security")
-    refused = step_up(user, "add_factor", "security")
-    if refused is not None:
         return refused
     form = EnrollTotpForm()
     factor = _enrolling(user) if form.is_submitted() else None

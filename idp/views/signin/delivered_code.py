@@ -15,9 +15,9 @@ from idp.factors.answer import StaleChallenge
 from idp.factors.base import CoolingDown, FactorError
 from idp.factors.delivered_code import SendLimited
 from idp.models import Factor, LoginSession, User
-from idp.views.signin.flow import (
+from idp.views.signin.flow import continue_to
+from idp.views.signin.second_factor import (
     attempt,
-    continue_to,
     other_factors,
     remember_browser,
     remember_days,

@@ -1,22 +1,15 @@
-"""Where an interaction page sends the browser when it is done."""
+"""Where an interaction page sends the browser: on to the waiting request or an account page,
+or first to what a sensitive operation still needs."""
 
 from __future__ import annotations
 
-from collections.abc import Container
-from datetime import UTC, datetime
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, request, url_for
+from flask import flash, redirect, url_for
 
-from idp.accounts import policies
-from idp.clock import now
-from idp.extensions import db
-from idp.factors import registry
-from idp.factors.answer import Attempt
-from idp.factors.base import FactorError
-from idp.models import Factor, LoginSession, User
+from idp.models import User
 from idp.policy import Interact, Proceed
-from idp.web import device_cookie, sessions
+from idp.web import sessions
 
 #: Account pages that may ask for a (re-)authentication and want the browser back afterwards.
 ACCOUNT_PAGES = {"account": "account.index", "security": "security.index"}
@@ -76,38 +69,14 @@ def step_up(user: User, operation: str, back: str):
     return redirect(url_for("auth.login", next=back), code=303)
 
 
-def remember_days(user: User) -> int:
-    """How long "remember this browser" lasts for this user; 0 hides the box (turned off, or
-    the user's policy does not let a remembered browser skip the second factor)."""
-    if not device_cookie.enabled() or not policies.inputs(user).effective().remember_device:
-        return 0
-    return current_app.config["REMEMBER_DEVICE_DAYS"]
-
-
-def attempt(
-    login_session: LoginSession, user: User, factor: Factor, challenge_id: str, response: Any
-) -> Attempt:
-    """The request's answer to a factor's challenge, for ``idp.factors.answer``."""
-    return Attempt(user, login_session, factor, challenge_id, response, request.remote_addr)
-
-
-def remember_browser(user: User, response, remember: bool):
-    """After a passed second factor: remember this browser if the user asked and may."""
-    if remember and remember_days(user):
-        device_cookie.remember(user, response)
-    return response
-
-
-def usable_factors(user: User, next_key: str | None) -> list[Factor]:
-    """The user's active factors that can meet what the waiting request asks (most recent
-    first); every factor when it asks for no particular level."""
-    wanted = sessions.wanted_kinds(next_key)
-    return [f for f in registry.factors(user) if not wanted or f.kind in wanted]
-
-
-def other_factors(user: User, factor: Factor, next_key: str | None) -> list[Factor]:
-    """The "use another method" list of a second-factor page."""
-    return [f for f in usable_factors(user, next_key) if f.id != factor.id]
+def adding_factor() -> tuple[User | None, Any]:
+    """The signed-in user if the sign-in is recent enough to add a factor (the ``add_factor``
+    operation), else ``None`` and the redirect that gets what is missing."""
+    user = sessions.signed_in_user()
+    if user is None:
+        return None, sign_in_first("security")
+    refused = step_up(user, "add_factor", "security")
+    return (None, refused) if refused is not None else (user, None)
 
 
 def after_enrollment():
@@ -116,32 +85,3 @@ def after_enrollment():
     if sessions.pending_query(key) is not None:
         return continue_to(key)
     return redirect(url_for("security.index"), code=303)
-
-
-def try_again_at(error: FactorError | None, factor: Factor | None) -> str | None:
-    """When the user may try again, for the page: after a back-off refusal, a send limit, or
-    the failure that started a back-off."""
-    until = getattr(error, "until", None)
-    if until is None and factor is not None:
-        until = factor.blocked_until
-    if until is None or until <= now():
-        return None
-    return datetime.fromtimestamp(until, UTC).strftime("%H:%M:%S UTC")
-
-
-def second_factor_step(
-    factor_id: int, kinds: Container[str] | None = None
-) -> tuple[LoginSession, User, Factor] | None:
-    """The sign-in session, its user and the user's active factor for a second-factor page.
-
-    ``None`` without a sign-in session; 404 for a factor that is not the user's, not active,
-    or (with ``kinds``) not of a kind this page answers.
-    """
-    login_session = sessions.current()
-    if login_session is None:
-        return None
-    user = db.session.get(User, login_session.user_id)
-    factor = registry.owned(user, factor_id)
-    if factor is None or (kinds is not None and factor.kind not in kinds):
-        abort(404)
-    return login_session, user, factor

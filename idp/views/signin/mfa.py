@@ -13,9 +13,9 @@ from idp.factors import answer, challenges, registry
 from idp.factors.answer import StaleChallenge
 from idp.factors.base import FactorError
 from idp.models import Factor, LoginSession, User
-from idp.views.signin.flow import (
+from idp.views.signin.flow import continue_to
+from idp.views.signin.second_factor import (
     attempt,
-    continue_to,
     other_factors,
     remember_browser,
     remember_days,

@@ -28,9 +28,9 @@ from idp.extensions import db
 from idp.factors import answer, passkey, registry
 from idp.factors.base import FactorError
 from idp.models import Factor, LoginSession, User
-from idp.views.signin.flow import (
+from idp.views.signin.flow import continue_to
+from idp.views.signin.second_factor import (
     attempt,
-    continue_to,
     other_factors,
     remember_browser,
     remember_days,
