@@ -48,6 +48,15 @@ def rp(server):
 
 
 @pytest.fixture(scope="session")
+def no_pkce_rp(server):
+    """A confidential client registered with the audited opt-out from PKCE."""
+    return server.create_client(
+        "--name", "Legacy RP", "--redirect-uri", "http://localhost:9/legacy",
+        "--first-party", "--allow-no-pkce",
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
 def public_rp(server):
     return server.create_client(
         "--name", "Public RP", "--redirect-uri", "http://localhost:9/spa", "--public",

@@ -14,12 +14,11 @@ from sqlalchemy import select
 from idp import audit
 from idp.accounts import policies, users
 from idp.accounts.passwords import WeakPasswordError
+from idp.cli.clients import clients_group
 from idp.cli.policy import policy_group, roles_set_policy, users_override
 from idp.cli.support import app, in_app
 from idp.extensions import db
-from idp.models import Client, Role, User
-
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+from idp.models import Role, User
 
 
 @click.group(help="idp: an OpenID Connect provider built for MFA. Settings come from IDP_* vars.")
@@ -133,101 +132,7 @@ users_group.add_command(users_override)
 main.add_command(policy_group)
 
 
-def acr_options(func):
-    """The client policy options of ``clients create`` and ``clients set-acr``."""
-    func = click.option(
-        "--default-acr", multiple=True,
-        help="acr value assumed when a request names none (repeatable, preferred first).",
-    )(func)  # fmt: skip
-    return click.option(
-        "--minimum-acr", help="The weakest acr any sign-in for this client may have."
-    )(func)
-
-
-@main.group("clients", help="OAuth clients (relying parties and machine clients).")
-def clients_group() -> None:
-    pass
-
-
-@clients_group.command("create", help="Register a client; prints it as JSON, secret shown once.")
-@click.option("--name", required=True)
-@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI.")
-@click.option("--post-logout-redirect-uri", "logout_uris", multiple=True)
-@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES))
-@click.option("--public", is_flag=True, help="No secret; PKCE required (SPAs, native apps).")
-@click.option("--first-party", is_flag=True, help="Skip the consent screen.")
-@acr_options
-@in_app
-def clients_create(
-    name, redirect_uris, logout_uris, grant_types, public, first_party, minimum_acr, default_acr
-) -> None:
-    from idp.oauth2.registration import register
-
-    client, secret = register(
-        name=name,
-        redirect_uris=list(redirect_uris),
-        post_logout_redirect_uris=list(logout_uris),
-        grant_types=list(grant_types) or None,
-        public=public,
-        first_party=first_party,
-        minimum_acr=minimum_acr,
-        default_acr_values=list(default_acr),
-    )
-    db.session.commit()
-    click.echo(json.dumps(_client_json(client, secret), indent=2))
-
-
-@clients_group.command(
-    "set-acr", help="Change a client's minimum acr and default acr values; others stay."
-)
-@click.argument("client_id")
-@acr_options
-@click.option("--no-minimum-acr", is_flag=True, help="Remove the client's minimum acr.")
-@click.option("--clear-default-acr", is_flag=True, help="Remove the default acr values.")
-@in_app
-def clients_set_acr(
-    client_id: str,
-    minimum_acr: str | None,
-    default_acr: tuple[str, ...],
-    no_minimum_acr: bool,
-    clear_default_acr: bool,
-) -> None:
-    from idp.oauth2.registration import set_acr_policy
-
-    client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
-    if client is None:
-        raise LookupError(f"no client {client_id}")
-    if (minimum_acr and no_minimum_acr) or (default_acr and clear_default_acr):
-        raise ValueError("give a value or its removal, not both")
-    minimum = None if no_minimum_acr else minimum_acr or client.minimum_acr
-    defaults = [] if clear_default_acr else list(default_acr) or client.default_acr_values
-    set_acr_policy(client, minimum, defaults)
-    db.session.commit()
-    click.echo(json.dumps(_client_json(client)))
-
-
-def _client_json(client: Client, secret: str | None = None) -> dict:
-    data = {
-        "client_id": client.client_id,
-        "name": client.name,
-        "redirect_uris": client.redirect_uris,
-        "post_logout_redirect_uris": client.post_logout_redirect_uris,
-        "grant_types": client.grant_types,
-        "public": client.is_public,
-        "first_party": client.first_party,
-        "minimum_acr": client.minimum_acr,
-        "default_acr_values": client.default_acr_values,
-    }
-    if secret:
-        data["client_secret"] = secret
-    return data
-
-
-@clients_group.command("list")
-@in_app
-def clients_list() -> None:
-    for client in db.session.execute(select(Client).order_by(Client.id)).scalars():
-        click.echo(json.dumps(_client_json(client)))
+main.add_command(clients_group)
 
 
 @main.group("keys", help="Token signing keys.")

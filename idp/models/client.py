@@ -1,11 +1,13 @@
 """Registered OAuth clients (relying parties and machine clients), RFC 6749 section 2.
 
-Confidential clients hold a 256-bit secret stored as its SHA-256 digest; public clients have none
-and must use PKCE. Redirect URIs are compared by exact string (RFC 9700 section 4.1.3).
+Confidential clients hold a 256-bit secret stored as its SHA-256 digest; public clients have none.
+Every client uses PKCE (RFC 9700 section 2.1.1) unless a confidential one was registered with the
+audited ``allow_no_pkce`` opt-out. Redirect URIs are compared by exact string (RFC 9700 4.1.3).
 """
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from authlib.oauth2.rfc6749 import ClientMixin
 from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy import JSON, BigInteger, String
@@ -32,6 +34,8 @@ class Client(db.Model, ClientMixin):
     grant_types: Mapped[list] = mapped_column(JSON, default=lambda: list(DEFAULT_GRANT_TYPES))
     scopes: Mapped[list] = mapped_column(JSON, default=lambda: list(DEFAULT_SCOPES))
     first_party: Mapped[bool] = mapped_column(default=False)
+    #: A confidential client that may omit PKCE (an explicit, audited opt-out).
+    allow_no_pkce: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     #: Client policy: the weakest acr any sign-in for it may have, and acr_values to assume.
     minimum_acr: Mapped[str | None] = mapped_column(String(200), nullable=True)
     default_acr_values: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")

@@ -1,6 +1,7 @@
 """Authlib grants with the provider's storage and the two defaults we override.
 
-* PKCE (RFC 7636): only S256; a public client must send a challenge; ``plain`` is refused.
+* PKCE (RFC 7636): only S256, ``plain`` is refused; every client sends a challenge (RFC 9700
+  2.1.1) unless a confidential one was registered with the audited opt-out.
 * Code redemption: consumed atomically; a replayed code revokes every token issued from it
   (RFC 6749 section 4.1.2). Refresh tokens rotate; a replayed one revokes its family
   (RFC 9700 section 4.14.2).
@@ -31,7 +32,7 @@ AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
 
 class S256CodeChallenge(CodeChallenge):
-    """RFC 7636 restricted to S256 (RFC 9700 section 2.1.1), required for public clients."""
+    """RFC 7636 restricted to S256 and required of every client (RFC 9700 section 2.1.1)."""
 
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
@@ -41,9 +42,18 @@ class S256CodeChallenge(CodeChallenge):
         challenge, method = data.get("code_challenge"), data.get("code_challenge_method")
         if challenge and method != "S256":
             raise InvalidRequestError("code_challenge_method must be S256; plain is not allowed")
-        if not challenge and grant.request.client.is_public:
-            raise InvalidRequestError("public clients must use PKCE with S256")
+        if not challenge and not grant.request.client.allow_no_pkce:
+            raise InvalidRequestError("PKCE is required: send a code_challenge (S256)")
         super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant, result) -> None:
+        """RFC 7636 4.6: a code issued with a challenge is only redeemed with its verifier; a
+        request without one fails that check (``invalid_grant``), as certified providers say."""
+        request = grant.request
+        challenge = self.get_authorization_code_challenge(request.authorization_code)
+        if challenge and not request.form.get("code_verifier"):
+            raise InvalidGrantError("this code was issued with a code_challenge: send its verifier")
+        super().validate_code_verifier(grant, result)
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):

@@ -1,4 +1,8 @@
-"""Client registration, shared by the CLI and (later) the admin console."""
+"""Client registration and its changes, shared by the CLI and (later) the admin console.
+
+Every setting is checked here (RFC 6749 3.1.2 redirect URIs; configured acr levels; PKCE for
+public clients) and every change is audited with the registration before and after.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,17 @@ from idp.extensions import db
 from idp.models import Client
 from idp.models.client import DEFAULT_GRANT_TYPES
 
-
-def _check_uri(uri: str) -> None:
-    if len(uri) > 2000:
-        raise ValueError("redirect URIs are at most 2000 characters")
-    parts = urlsplit(uri)
-    if parts.scheme not in {"http", "https"} and not parts.scheme.startswith("com."):
-        raise ValueError(f"redirect URI {uri!r} must be http(s) or a private-use scheme")
-    if parts.fragment:
-        raise ValueError(f"redirect URI {uri!r} must not contain a fragment (RFC 6749 3.1.2)")
+#: The registered settings ``update`` may change, and what ``_settings`` reports.
+SETTINGS = (
+    "name",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "grant_types",
+    "first_party",
+    "allow_no_pkce",
+    "minimum_acr",
+    "default_acr_values",
+)
 
 
 def register(
@@ -30,20 +36,11 @@ def register(
     grant_types: list[str] | None = None,
     public: bool = False,
     first_party: bool = False,
+    allow_no_pkce: bool = False,
     minimum_acr: str | None = None,
     default_acr_values: list[str] | None = None,
 ) -> tuple[Client, str | None]:
     """Create a client; returns it and its secret (``None`` for public clients), shown once."""
-    grant_types = grant_types or list(DEFAULT_GRANT_TYPES)
-    if not name.strip() or len(name) > 200:
-        raise ValueError("name: 1 to 200 characters")
-    if "authorization_code" in grant_types and not redirect_uris:
-        raise ValueError("a client using authorization_code needs at least one --redirect-uri")
-    if public and "client_credentials" in grant_types:
-        raise ValueError("a public client cannot use client_credentials")
-    for uri in [*redirect_uris, *(post_logout_redirect_uris or [])]:
-        _check_uri(uri)
-    _check_acr([minimum_acr] if minimum_acr else [], default_acr_values or [])
     secret = None if public else random_tokens.token(32)
     client = Client(
         client_id=random_tokens.token(16),
@@ -51,32 +48,63 @@ def register(
         name=name,
         redirect_uris=redirect_uris,
         post_logout_redirect_uris=post_logout_redirect_uris or [],
-        grant_types=grant_types,
+        grant_types=grant_types or list(DEFAULT_GRANT_TYPES),
         first_party=first_party,
+        allow_no_pkce=allow_no_pkce,
         minimum_acr=minimum_acr or None,
         default_acr_values=default_acr_values or [],
     )
+    _check(client)
     db.session.add(client)
-    audit.record("client_created", actor="cli", client_id=client.client_id, name=name)
+    audit.record(
+        "client_created", actor="cli", client_id=client.client_id, name=name,
+        after=_settings(client),
+    )  # fmt: skip
     return client, secret
 
 
-def set_acr_policy(client: Client, minimum_acr: str | None, default_acr_values: list[str]) -> None:
-    """The client policy: its minimum acr (None: none) and default acr values; audited."""
-    _check_acr([minimum_acr] if minimum_acr else [], default_acr_values)
-    before = _acr_policy(client)
-    client.minimum_acr, client.default_acr_values = minimum_acr or None, default_acr_values
+def update(client: Client, *, actor: str, **changes) -> None:
+    """Change registered settings (names in ``SETTINGS``); checked as a new one, audited."""
+    unknown = set(changes) - set(SETTINGS)
+    if unknown:
+        raise ValueError(f"not a client setting: {', '.join(sorted(unknown))}")
+    before = _settings(client)
+    for key, value in changes.items():
+        setattr(client, key, (value or None) if key == "minimum_acr" else value)
+    _check(client)
     audit.record(
-        "client_changed",
-        actor="cli",
-        client_id=client.client_id,
-        before=before,
-        after=_acr_policy(client),
-    )
+        "client_changed", actor=actor, client_id=client.client_id, before=before,
+        after=_settings(client),
+    )  # fmt: skip
 
 
-def _acr_policy(client: Client) -> dict:
-    return {"minimum_acr": client.minimum_acr, "default_acr_values": client.default_acr_values}
+def _settings(client: Client) -> dict:
+    return {key: getattr(client, key) for key in SETTINGS}
+
+
+def _check(client: Client) -> None:
+    if not client.name.strip() or len(client.name) > 200:
+        raise ValueError("name: 1 to 200 characters")
+    if "authorization_code" in client.grant_types and not client.redirect_uris:
+        raise ValueError("a client using authorization_code needs at least one --redirect-uri")
+    if client.is_public and "client_credentials" in client.grant_types:
+        raise ValueError("a public client cannot use client_credentials")
+    if client.is_public and client.allow_no_pkce:
+        raise ValueError("a public client cannot omit PKCE (RFC 9700 2.1.1): nothing else binds "
+                         "its code to it")  # fmt: skip
+    for uri in [*client.redirect_uris, *client.post_logout_redirect_uris]:
+        _check_uri(uri)
+    _check_acr([client.minimum_acr] if client.minimum_acr else [], client.default_acr_values)
+
+
+def _check_uri(uri: str) -> None:
+    if len(uri) > 2000:
+        raise ValueError("redirect URIs are at most 2000 characters")
+    parts = urlsplit(uri)
+    if parts.scheme not in {"http", "https"} and not parts.scheme.startswith("com."):
+        raise ValueError(f"redirect URI {uri!r} must be http(s) or a private-use scheme")
+    if parts.fragment:
+        raise ValueError(f"redirect URI {uri!r} must not contain a fragment (RFC 6749 3.1.2)")
 
 
 def _check_acr(*groups: list[str]) -> None:

@@ -83,7 +83,8 @@ def test_public_client_without_pkce_is_refused(server, public_rp):
 
 
 def test_prompt_none_without_session_gives_login_required(server, rp):
-    response = _authorize(server, _base(rp, prompt="none"))
+    pkce = {"code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGmSstw-cM"}
+    response = _authorize(server, _base(rp, prompt="none", code_challenge_method="S256", **pkce))
     assert _query(response)["error"] == "login_required"
     assert _query(response)["state"] == "st"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import jwt
+import pytest
 import requests
 
 from tests.cli.helpers import audit_rows, connect
@@ -52,14 +53,16 @@ def test_wrong_pkce_verifier_is_invalid_grant(server, public_rp, user):
     assert _error(response) == "invalid_grant"
 
 
-def test_missing_pkce_verifier_is_refused(server, public_rp, user):
-    relying, result = _authorized(server, public_rp, user)
+@pytest.mark.parametrize("client", ["public_rp", "rp"])
+def test_missing_pkce_verifier_is_invalid_grant(server, user, client, request):
+    """RFC 7636 4.6: the code's challenge cannot be checked, so the grant is refused."""
+    relying, result = _authorized(server, request.getfixturevalue(client), user)
     response = relying.redeem(result, code_verifier=None)
-    assert response.status_code == 400 and _error(response) == "invalid_request"
+    assert response.status_code == 400 and _error(response) == "invalid_grant"
 
 
-def test_verifier_for_a_code_issued_without_challenge_is_refused(server, rp, user):
-    relying, browser = RelyingParty(server, rp), HostedPages(server.url)
+def test_verifier_for_a_code_issued_without_challenge_is_refused(server, no_pkce_rp, user):
+    relying, browser = RelyingParty(server, no_pkce_rp), HostedPages(server.url)
     url = relying.session.create_authorization_url(
         relying.meta["authorization_endpoint"], nonce="n"
     )[0]

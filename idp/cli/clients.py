@@ -1,0 +1,182 @@
+"""``idp clients``: register, change and list OAuth clients (relying parties, machine clients).
+
+Every change goes through ``idp.oauth2.registration``, which checks it and audits it with the
+registration before and after.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+from sqlalchemy import select
+
+from idp.cli.support import in_app
+from idp.extensions import db
+from idp.models import Client
+from idp.oauth2 import registration
+
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+
+
+@click.group("clients", help="OAuth clients (relying parties and machine clients).")
+def clients_group() -> None:
+    pass
+
+
+def acr_options(func):
+    """The client policy options of ``clients create``, ``update`` and ``set-acr``."""
+    func = click.option(
+        "--default-acr", multiple=True,
+        help="acr value assumed when a request names none (repeatable, preferred first).",
+    )(func)  # fmt: skip
+    return click.option(
+        "--minimum-acr", help="The weakest acr any sign-in for this client may have."
+    )(func)
+
+
+ALLOW_NO_PKCE_HELP = (
+    "Let this confidential client omit PKCE (RFC 9700 2.1.1 recommends it for every client); "
+    "audited. Public clients always need it."
+)
+
+
+@clients_group.command("create", help="Register a client; prints it as JSON, secret shown once.")
+@click.option("--name", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Exact redirect URI.")
+@click.option("--post-logout-redirect-uri", "logout_uris", multiple=True)
+@click.option("--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES))
+@click.option("--public", is_flag=True, help="No secret; PKCE required (SPAs, native apps).")
+@click.option("--first-party", is_flag=True, help="Skip the consent screen.")
+@click.option("--allow-no-pkce", is_flag=True, help=ALLOW_NO_PKCE_HELP)
+@acr_options
+@in_app
+def clients_create(
+    name, redirect_uris, logout_uris, grant_types, public, first_party, allow_no_pkce,
+    minimum_acr, default_acr,
+) -> None:  # fmt: skip
+    client, secret = registration.register(
+        name=name,
+        redirect_uris=list(redirect_uris),
+        post_logout_redirect_uris=list(logout_uris),
+        grant_types=list(grant_types) or None,
+        public=public,
+        first_party=first_party,
+        allow_no_pkce=allow_no_pkce,
+        minimum_acr=minimum_acr,
+        default_acr_values=list(default_acr),
+    )
+    db.session.commit()
+    click.echo(json.dumps(client_json(client, secret), indent=2))
+
+
+@clients_group.command(
+    "update", help="Change a client's registered settings; what is not given stays. Prints it."
+)
+@click.argument("client_id")
+@click.option("--name")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Replaces the redirect URIs.")
+@click.option(
+    "--post-logout-redirect-uri", "logout_uris", multiple=True,
+    help="Replaces the post-logout redirect URIs.",
+)  # fmt: skip
+@click.option(
+    "--grant-type", "grant_types", multiple=True, type=click.Choice(GRANT_TYPES),
+    help="Replaces the grant types.",
+)  # fmt: skip
+@click.option("--first-party/--third-party", "first_party", default=None)
+@click.option("--allow-no-pkce/--require-pkce", "allow_no_pkce", default=None,
+              help=ALLOW_NO_PKCE_HELP)  # fmt: skip
+@acr_options
+@click.option("--no-minimum-acr", is_flag=True, help="Remove the client's minimum acr.")
+@click.option("--clear-default-acr", is_flag=True, help="Remove the default acr values.")
+@in_app
+def clients_update(
+    client_id, name, redirect_uris, logout_uris, grant_types, first_party, allow_no_pkce,
+    minimum_acr, default_acr, no_minimum_acr, clear_default_acr,
+) -> None:  # fmt: skip
+    client = _client(client_id)
+    changes = {
+        "name": name,
+        "redirect_uris": list(redirect_uris) or None,
+        "post_logout_redirect_uris": list(logout_uris) or None,
+        "grant_types": list(grant_types) or None,
+        "first_party": first_party,
+        "allow_no_pkce": allow_no_pkce,
+        **_acr_changes(client, minimum_acr, default_acr, no_minimum_acr, clear_default_acr),
+    }
+    registration.update(client, actor="cli", **{k: v for k, v in changes.items() if v is not None})
+    db.session.commit()
+    click.echo(json.dumps(client_json(client)))
+
+
+@clients_group.command(
+    "set-acr", help="Change a client's minimum acr and default acr values; others stay."
+)
+@click.argument("client_id")
+@acr_options
+@click.option("--no-minimum-acr", is_flag=True, help="Remove the client's minimum acr.")
+@click.option("--clear-default-acr", is_flag=True, help="Remove the default acr values.")
+@in_app
+def clients_set_acr(
+    client_id: str,
+    minimum_acr: str | None,
+    default_acr: tuple[str, ...],
+    no_minimum_acr: bool,
+    clear_default_acr: bool,
+) -> None:
+    client = _client(client_id)
+    changes = _acr_changes(client, minimum_acr, default_acr, no_minimum_acr, clear_default_acr)
+    registration.update(client, actor="cli", **changes)
+    db.session.commit()
+    click.echo(json.dumps(client_json(client)))
+
+
+@clients_group.command("list", help="List clients as JSON lines (no secrets).")
+@in_app
+def clients_list() -> None:
+    for client in db.session.execute(select(Client).order_by(Client.id)).scalars():
+        click.echo(json.dumps(client_json(client)))
+
+
+def _client(client_id: str) -> Client:
+    client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
+    if client is None:
+        raise LookupError(f"no client {client_id}")
+    return client
+
+
+def _acr_changes(
+    client: Client,
+    minimum_acr: str | None,
+    default_acr: tuple[str, ...],
+    no_minimum_acr: bool,
+    clear_default_acr: bool,
+) -> dict:
+    """The acr settings the options ask for (absent options: no change)."""
+    if (minimum_acr and no_minimum_acr) or (default_acr and clear_default_acr):
+        raise ValueError("give a value or its removal, not both")
+    changes: dict = {}
+    if minimum_acr or no_minimum_acr:
+        changes["minimum_acr"] = None if no_minimum_acr else minimum_acr
+    if default_acr or clear_default_acr:
+        changes["default_acr_values"] = [] if clear_default_acr else list(default_acr)
+    return changes
+
+
+def client_json(client: Client, secret: str | None = None) -> dict:
+    data = {
+        "client_id": client.client_id,
+        "name": client.name,
+        "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "grant_types": client.grant_types,
+        "public": client.is_public,
+        "first_party": client.first_party,
+        "allow_no_pkce": client.allow_no_pkce,
+        "minimum_acr": client.minimum_acr,
+        "default_acr_values": client.default_acr_values,
+    }
+    if secret:
+        data["client_secret"] = secret
+    return data
