@@ -118,6 +118,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ACR_LEVELS", "", str, "JSON: acr level -> amr sets, weakest first; default below"),
     Setting("ACR_ALIASES", "", str, 'JSON: alias -> level; default {"0": pwd, "1": mfa, "2": phr}'),
     Setting("LOCKOUT_THRESHOLD", 100, int, "consecutive failures that lock a factor"),
+    Setting(
+        "PASSWORD_BACKOFF_AFTER",
+        5,
+        int,
+        "consecutive wrong passwords for one account (any address) before its back-off starts",
+    ),  # fmt: skip
+    Setting("PASSWORD_BACKOFF_FIRST", 2, int, "first password back-off, seconds; then doubling"),
+    Setting("PASSWORD_BACKOFF_MAX", 900, int, "longest password back-off, seconds"),
+    Setting(
+        "PASSWORD_LOCKOUT_THRESHOLD",
+        100,
+        int,
+        "consecutive wrong passwords after which password sign-in needs a reset (at most 100)",
+    ),  # fmt: skip
+    Setting("PASSWORD_FAILURE_NOTICE", 10, int, "wrong passwords after which the user is mailed"),
+    Setting(
+        "PASSWORD_FAILURES_KEPT",
+        7 * 86400,
+        int,
+        "seconds a quiet run of wrong passwords is remembered (a locked one: until a reset)",
+    ),  # fmt: skip
     Setting("BACKOFF_AFTER", 5, int, "consecutive failures before back-off starts"),
     Setting("REMEMBER_DEVICE_DAYS", 30, int, "days a remembered device skips MFA; 0 = off"),
     Setting("RATE_LIMIT_PER_MINUTE", 30, int, "sign-in and code attempts per IP per minute"),
@@ -168,6 +189,7 @@ def _validate(values: dict) -> None:
         raise ConfigError("IDP_AUTHORIZATION_CODE_TTL: must be between 1 and 60 seconds")
     if not 1 <= values["LOCKOUT_THRESHOLD"] <= 100:
         raise ConfigError("IDP_LOCKOUT_THRESHOLD: between 1 and 100 (NIST SP 800-63B)")
+    _validate_password_backoff(values)
     for key in (
         "ACCESS_TOKEN_TTL", "ID_TOKEN_TTL", "REFRESH_TOKEN_TTL", "SESSION_TTL", "EMAIL_CHANGE_TTL",
         "CHALLENGE_TTL", "CHALLENGE_MAX_ATTEMPTS", "STEPUP_WINDOW",
@@ -180,6 +202,21 @@ def _validate(values: dict) -> None:
     _validate_delivered_codes(values)
     if values["ENV"] == "production":
         _refuse_insecure(values, parts.scheme)
+
+
+def _validate_password_backoff(values: dict) -> None:
+    after, limit = values["PASSWORD_BACKOFF_AFTER"], values["PASSWORD_LOCKOUT_THRESHOLD"]
+    if not 1 <= after < limit <= 100:
+        raise ConfigError(
+            "IDP_PASSWORD_BACKOFF_AFTER, IDP_PASSWORD_LOCKOUT_THRESHOLD: 1 <= after < threshold "
+            "<= 100 (NIST SP 800-63B 5.2.2)"
+        )
+    for key in (
+        "PASSWORD_BACKOFF_FIRST", "PASSWORD_BACKOFF_MAX", "PASSWORD_FAILURE_NOTICE",
+        "PASSWORD_FAILURES_KEPT",
+    ):  # fmt: skip
+        if values[key] <= 0:
+            raise ConfigError(f"IDP_{key}: must be a positive number")
 
 
 def _parse_acr_levels(values: dict) -> None:

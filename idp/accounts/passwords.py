@@ -45,6 +45,20 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
+def rehash(password: str) -> str:
+    """A new hash of a password that just verified, with the configured parameters (no policy
+    check: the user chose it under the rules of its day)."""
+    return _hasher().hash(password[:MAX_LENGTH])
+
+
+def needs_rehash(password_hash: str) -> bool:
+    """Whether the hash was made with other argon2 parameters than the configured ones."""
+    try:
+        return _hasher().check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
 def verify(password_hash: str | None, password: str) -> bool:
     """True if ``password`` matches; an unknown user (``None``) is checked against a dummy hash."""
     hasher = _hasher()

@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 
 from idp import audit
-from idp.accounts import mailed_links, passwords, trusted_devices
+from idp.accounts import mailed_links, password_backoff, passwords, trusted_devices
 from idp.clock import now
 from idp.extensions import db
 from idp.models import EmailChange, PasswordReset, Role, User
@@ -82,6 +82,16 @@ def set_password(user: User, password: str, *, event: str) -> None:
     revoked = revoke_where(Token.user_id == user.id)
     audit.record(event, actor=user.email, subject=user.sub, tokens_revoked=revoked)
     trusted_devices.revoke(user, actor=user.email, reason=event)
+    password_backoff.cleared(user.email)
+
+
+def signed_in_with_password(user: User, password: str) -> None:
+    """After a right password: end the run of failures, and re-hash a password whose hash was
+    made with other argon2 parameters than the configured ones (audited)."""
+    password_backoff.cleared(user.email)
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.rehash(password)
+        audit.record("password_rehashed", actor=user.email, subject=user.sub)
 
 
 def start_password_reset(user: User, ttl: int) -> str:

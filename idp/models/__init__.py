@@ -7,7 +7,7 @@ from idp.models.factor import BackupCode, Challenge, Factor
 from idp.models.policy import DefaultPolicy, PolicyOverride
 from idp.models.session import AuthenticationEvent, Consent, LoginSession
 from idp.models.tokens import AuthorizationCode, Token
-from idp.models.user import EmailChange, PasswordReset, Role, User
+from idp.models.user import EmailChange, PasswordFailures, PasswordReset, Role, User
 
 __all__ = [
     "AuditEvent",
@@ -21,6 +21,7 @@ __all__ = [
     "EmailChange",
     "Factor",
     "LoginSession",
+    "PasswordFailures",
     "PasswordReset",
     "PolicyOverride",
     "RateLimitCounter",

@@ -1,4 +1,4 @@
-"""End users, their roles, and single-use password-reset links."""
+"""End users, their roles, single-use password-reset links, and password failures per account."""
 
 from __future__ import annotations
 
@@ -71,3 +71,15 @@ class EmailChange(db.Model):
     new_email: Mapped[str] = mapped_column(String(320))
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+
+class PasswordFailures(db.Model):
+    """Consecutive wrong passwords typed for one email, from any address (NIST SP 800-63B
+    5.2.2). Keyed by a digest of the normalised email, known to an account or not, so the table
+    says nothing about who has one; a successful sign-in or a new password deletes the row."""
+
+    __tablename__ = "password_failures"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[int] = mapped_column(BigInteger, index=True)
+    blocked_until: Mapped[int | None] = mapped_column(BigInteger, nullable=True)

@@ -1,7 +1,8 @@
 """Hosted sign-in, self-registration and password reset pages.
 
 An unknown email and a wrong password get the same message, the same status (401) and about
-the same time, because ``passwords.verify`` hashes a dummy password for unknown users.
+the same time, because ``passwords.verify`` hashes a dummy password for unknown users; the
+per-account back-off (``idp.accounts.password_backoff``) treats both alike too.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from urllib.parse import parse_qs
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 
 from idp import audit
-from idp.accounts import users
+from idp.accounts import password_backoff, users
+from idp.accounts.password_backoff import PasswordBackoff
 from idp.accounts.passwords import verify
 from idp.extensions import db
 from idp.notify import mail
@@ -39,16 +41,28 @@ def login():
         status = 400 if form.is_submitted() else 200
         return render_template("login.html", form=form, registration=_registration()), status
     ratelimit.hit("login")
+    try:
+        password_backoff.check(form.email.data)
+    except PasswordBackoff as wait:
+        return _refused(form, str(wait), 429, {"Retry-After": str(wait.retry_after)})
     user = users.by_email(form.email.data)
     if not verify(user.password_hash if user else None, form.password.data):
         audit.record("sign_in", outcome="failure", actor=form.email.data.lower()[:320])
-        db.session.commit()
-        form.password.errors.append(BAD_CREDENTIALS)
-        return render_template("login.html", form=form, registration=_registration()), 401
+        waits = password_backoff.failed(form.email.data, user)
+        return _refused(form, BAD_CREDENTIALS + (f" {waits}" if waits else ""), 401)
+    users.signed_in_with_password(user, form.password.data)
     sessions.sign_in(user, "pwd", ["pwd"], for_request=form.next.data)
     audit.record("sign_in", actor=user.email, subject=user.sub, method="pwd")
     db.session.commit()
     return continue_to(form.next.data)
+
+
+def _refused(form: SignInForm, message: str, status: int, headers: dict | None = None):
+    """The sign-in form again with ``message``; what the attempt counted is kept."""
+    db.session.commit()
+    form.password.errors.append(message)
+    body = render_template("login.html", form=form, registration=_registration())
+    return body, status, headers or {}
 
 
 @bp.route("/register", methods=["GET", "POST"])
