@@ -10,6 +10,7 @@ from urllib.parse import quote
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
 from flask import Flask, Request, current_app
 from flask import request as flask_request
 from sqlalchemy import bindparam, select
@@ -93,12 +94,24 @@ class Server(AuthorizationServer):
 authorization = Server()
 
 
+def client_secret_basic(query_client, request) -> Client | None:
+    """RFC 6749 2.3.1 over HTTP Basic (RFC 7617). A malformed header (a scheme with no
+    credentials, credentials that are not UTF-8) authenticates nobody, which ends in
+    ``invalid_client`` like any failed authentication: Authlib unpacks and decodes the header
+    unguarded, and its ``ValueError`` would otherwise be a 500."""
+    try:
+        return authenticate_client_secret_basic(query_client, request)
+    except ValueError:
+        return None
+
+
 def init_app(app: Flask) -> None:
     # Authlib logs every token response it issues at DEBUG, tokens included: no log
     # configuration may write live credentials, so its records stop at INFO.
     logging.getLogger("authlib").setLevel(logging.INFO)
     app.config["OAUTH2_SCOPES_SUPPORTED"] = SCOPES_SUPPORTED
     authorization.init_app(app, query_client=query_client, save_token=tokens.save_token)
+    authorization.register_client_auth_method("client_secret_basic", client_secret_basic)
     if authorization._authorization_grants:
         return  # grants are registered once per process; init_app may run for several apps
     authorization.register_grant(

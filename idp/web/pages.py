@@ -15,6 +15,7 @@ from flask import Flask, g, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from idp import random_tokens
 from idp.extensions import db
@@ -49,7 +50,24 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+class RowIdConverter(IntegerConverter):
+    """``<int:...>`` in every route: a row id, so at most 2**31 - 1 (PostgreSQL's ``integer``).
+    A larger number is a 404 like any unknown id, not an overflow in the database driver."""
+
+    def __init__(
+        self,
+        url_map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = 2**31 - 1,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(url_map, fixed_digits, min, max, signed)
+
+
 def init_app(app: Flask) -> None:
+    """Before any blueprint is registered: the routes' ``int`` converter is ``RowIdConverter``."""
+    app.url_map.converters["int"] = RowIdConverter
     app.session_interface = CookieSessionInterface()
     app.add_template_filter(_utc, "utc")
     app.before_request(_assign_request_id)
