@@ -1,14 +1,18 @@
 """From a validated authorization request to an ``AuthContext`` for the policy.
 
 Parses the OIDC parameters Authlib leaves to us (``prompt``, ``max_age``, ``acr_values``,
-``claims``, ``id_token_hint``, ``login_hint``) and rejects malformed ones with ``invalid_request``
-sent to the (already validated) redirect URI, as OIDC Core 3.1.2.6 asks.
+``claims``, ``id_token_hint``, ``login_hint``, ``response_mode``) and rejects malformed ones with
+``invalid_request`` sent to the (already validated) redirect URI, as OIDC Core 3.1.2.6 asks.
+Nothing that can carry a requirement is ignored: request objects, which the provider does not
+support, are refused (OIDC Core 6.1, 6.2), and so is a response mode it does not implement.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from authlib.oauth2.rfc6749.util import scope_to_list
 from sqlalchemy import select
@@ -18,10 +22,20 @@ from idp.clock import now
 from idp.extensions import db
 from idp.models import Client, Consent, User
 from idp.oauth2 import signing
-from idp.oauth2.errors import InvalidRequestError
+from idp.oauth2.errors import (
+    InvalidRequestError,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
+)
 from idp.policy import AuthContext, AuthEvent
 
 PROMPT_VALUES = frozenset({"none", "login", "consent"})
+#: The response modes of the code flow (OAuth 2.0 Multiple Response Type Encoding Practices 2.1;
+#: OAuth 2.0 Form Post Response Mode 2), as discovery advertises them; ``query`` is the default.
+RESPONSE_MODES = ("query", "form_post")
+#: An origin a ``form-action`` source expression can name (CSP3 host-source): no user info, no
+#: IPv6 literal, nothing that could end the directive.
+_WEB_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
 
 @dataclass(frozen=True)
@@ -45,6 +59,7 @@ def parse(data, redirect_uri: str) -> RequestParams:
     prompt = frozenset((data.get("prompt") or "").split())
     if prompt - PROMPT_VALUES:
         raise invalid("unsupported prompt value")
+    _check_response_mode(data.get("response_mode") or "query", redirect_uri, invalid)
     return RequestParams(
         prompt=prompt,
         max_age=_max_age(data.get("max_age"), invalid),
@@ -53,6 +68,52 @@ def parse(data, redirect_uri: str) -> RequestParams:
         hinted_sub=_hinted_sub(data.get("id_token_hint"), invalid),
         login_hint=(data.get("login_hint") or "")[:320] or None,
     )
+
+
+def refuse_request_object(data, redirect_uri: str) -> None:
+    """Refuse a request object, by value or by reference, to the validated redirect URI.
+
+    The provider does not support them yet (discovery says so), and the object could carry
+    requirements (an essential ``acr``, a ``max_age``) that must not be dropped silently:
+    "request_not_supported: The OP does not support use of the request parameter defined in
+    Section 6" and its ``request_uri`` twin (OIDC Core 3.1.2.6, 6.1, 6.2).
+    """
+    state = data.get("state")
+    if "request" in data:
+        raise RequestNotSupportedError(
+            "request objects are not supported", state=state, redirect_uri=redirect_uri
+        )
+    if "request_uri" in data:
+        raise RequestURINotSupportedError(
+            "request_uri is not supported", state=state, redirect_uri=redirect_uri
+        )
+
+
+def form_post_origin(data, redirect_uri: str) -> str | None:
+    """The origin the form_post page posts to, or ``None``: answer in the query.
+
+    ``None`` when the request did not ask for ``form_post`` (a mode ``parse`` refuses is answered
+    in the query, the code flow's default), or when the redirect URI is not a web origin a page
+    can post to: OAuth 2.0 Form Post Response Mode 2 delivers "via the HTTP POST method".
+    """
+    if data.get("response_mode") != "form_post":
+        return None
+    return _web_origin(redirect_uri)
+
+
+def _web_origin(uri: str) -> str | None:
+    parts = urlsplit(uri)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return origin if _WEB_ORIGIN.fullmatch(origin) else None
+
+
+def _check_response_mode(mode: str, redirect_uri: str, invalid) -> None:
+    """A ``response_mode`` the provider does not implement is "an invalid parameter value"
+    (RFC 6749 4.1.2.1), not ignored; so is ``form_post`` to a URI no page can post to."""
+    if mode not in RESPONSE_MODES:
+        raise invalid(f"unsupported response_mode; supported: {', '.join(RESPONSE_MODES)}")
+    if mode == "form_post" and _web_origin(redirect_uri) is None:
+        raise invalid("response_mode=form_post needs an http or https redirect URI")
 
 
 def _max_age(value: str | None, invalid) -> int | None:

@@ -1,8 +1,9 @@
 """The protocol errors the provider sends: one exception class per error code, named by its spec.
 
-Authlib already defines most codes, each with ``error`` set and its spec in the docstring; those
-are reused, so one ``except`` catches what our code and Authlib's grants raise alike. The one it
-lacks, ``unmet_authentication_requirements``, is defined here.
+Authlib already defines most codes, each with ``error`` set and its spec in the docstring (or, where
+its docstring lacks one, beside the import); those are reused, so one ``except`` catches what our
+code and Authlib's grants raise alike. The one it lacks, ``unmet_authentication_requirements``, is
+defined here.
 
 The policy (``idp.policy``) must not import this layer, so its ``Fail`` names an error by its
 code; ``for_code`` is the one place such a code becomes its class. Each endpoint family turns
@@ -27,6 +28,8 @@ from authlib.oidc.core.errors import (
     ConsentRequiredError,  # OIDC Core 1.0 3.1.2.6
     InteractionRequiredError,  # OIDC Core 1.0 3.1.2.6
     LoginRequiredError,  # OIDC Core 1.0 3.1.2.6
+    RequestNotSupportedError,  # OIDC Core 1.0 3.1.2.6 and 6.1
+    RequestURINotSupportedError,  # OIDC Core 1.0 3.1.2.6 and 6.2
 )
 
 __all__ = [
@@ -40,6 +43,8 @@ __all__ = [
     "InvalidTokenError",
     "LoginRequiredError",
     "OAuth2Error",
+    "RequestNotSupportedError",
+    "RequestURINotSupportedError",
     "UnmetAuthenticationRequirementsError",
     "UnsupportedResponseTypeError",
     "for_code",
@@ -59,7 +64,8 @@ class UnmetAuthenticationRequirementsError(OAuth2Error):
 
 
 #: The errors an authorization request may end with, sent to the client's validated redirect
-#: URI (RFC 6749 4.1.2.1; OIDC Core 1.0 3.1.2.6): every code the policy's ``Fail`` can name.
+#: URI (RFC 6749 4.1.2.1; OIDC Core 1.0 3.1.2.6): every code the policy's ``Fail`` can name, and
+#: the refusals of request objects, which the provider does not support (OIDC Core 1.0 6.1, 6.2).
 AUTHORIZATION_ERRORS: tuple[type[OAuth2Error], ...] = (
     InvalidRequestError,
     AccessDeniedError,
@@ -67,6 +73,8 @@ AUTHORIZATION_ERRORS: tuple[type[OAuth2Error], ...] = (
     InteractionRequiredError,
     ConsentRequiredError,
     UnmetAuthenticationRequirementsError,
+    RequestNotSupportedError,
+    RequestURINotSupportedError,
 )
 _BY_CODE = {cls.error: cls for cls in AUTHORIZATION_ERRORS}
 

@@ -1,12 +1,17 @@
 """The OAuth 2.0 / OIDC endpoints: authorize, token, revoke, introspect, userinfo, logout.
 
 ``/authorize`` is the policy loop of ARCHITECTURE.md: Authlib validates the request, ``decide``
-says what is missing, the interaction pages supply it and send the browser back here.
+says what is missing, the interaction pages supply it and send the browser back here. Every
+response it sends the client, code or error, goes out through ``_to_client``: with ``iss``
+(RFC 9207), in the query or as a form_post page (OAuth 2.0 Form Post Response Mode).
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from urllib.parse import parse_qsl, urlsplit
+
+from authlib.common.urls import add_params_to_uri
+from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
 
 from idp import audit
 from idp.accounts import policy_inputs
@@ -19,7 +24,7 @@ from idp.oauth2.server import authorization
 from idp.policy import Fail, Interact, decide
 from idp.views import userinfo as userinfo_view
 from idp.views.signin.flow import pending_authorize_url
-from idp.web import sessions
+from idp.web import pages, sessions
 
 bp = Blueprint("oauth", __name__)
 bp.add_app_template_global(pending_authorize_url, "pending_authorize_url")
@@ -66,23 +71,50 @@ def _authorize():
     if isinstance(decision, Interact):
         return _interact(decision, grant, pending.key)
     principal = Principal(user, decision.acr, decision.amr, decision.auth_time, login_session.id)
-    response = authorization.create_authorization_response(grant_user=principal, grant=grant)
+    response = _to_client(grant.redirect_uri, _issued(grant, principal))
     sessions.forget_request(pending.key)
     db.session.commit()
     return response
 
 
 def _validated_grant():
+    """Authlib's validation, then the refusal of a request object (OIDC Core 6.1, 6.2).
+
+    Once the redirect URI is trusted, that refusal comes before any finding of Authlib's: the
+    object may hold the very parameters (``code_challenge``, ``response_type``) found missing.
+    """
     try:
-        return authorization.get_consent_grant(end_user=None)
-    except errors.UnsupportedResponseTypeError as error:
-        if not request.values.get("response_type"):
-            raise errors.InvalidRequestError(
-                "response_type is required",
-                state=error.state,
-                redirect_uri=error.redirect_uri,
-            ) from error
+        grant = authorization.get_consent_grant(end_user=None)
+    except errors.OAuth2Error as error:
+        if error.redirect_uri:
+            authz.refuse_request_object(request.values, error.redirect_uri)
+        if isinstance(error, errors.UnsupportedResponseTypeError):
+            _require_response_type(error)
         raise
+    authz.refuse_request_object(request.values, grant.redirect_uri)
+    return grant
+
+
+def _require_response_type(error: errors.UnsupportedResponseTypeError) -> None:
+    """A missing ``response_type`` is ``invalid_request``, not an unsupported one (RFC 6749
+    4.1.2.1)."""
+    if not request.values.get("response_type"):
+        raise errors.InvalidRequestError(
+            "response_type is required", state=error.state, redirect_uri=error.redirect_uri
+        ) from error
+
+
+def _issued(grant, principal: Principal) -> list[tuple[str, str]]:
+    """The parameters of a code response: ``code`` and ``state`` (RFC 6749 4.1.2).
+
+    Authlib issues the code and answers with them added to the query of the redirect URI; they
+    are taken back out (after the redirect URI's own query, which Authlib keeps in front), so
+    that ``_to_client`` can deliver them in the requested response mode.
+    """
+    response = authorization.create_authorization_response(grant_user=principal, grant=grant)
+    own = parse_qsl(urlsplit(grant.redirect_uri).query, keep_blank_values=True)
+    sent = parse_qsl(urlsplit(response.location).query, keep_blank_values=True)
+    return sent[len(own) :]
 
 
 def _interact(decision: Interact, grant, key: str):
@@ -141,11 +173,11 @@ def _cancelled(grant, params: authz.RequestParams, key: str) -> None:
 
 
 def authorization_error(error: errors.OAuth2Error):
-    """The one place an authorization or logout error becomes a response: redirected to the
-    client where the redirect URI was validated (RFC 6749 4.1.2.1), otherwise an error page,
-    never a redirect to an unverified URI."""
+    """The one place an authorization or logout error becomes a response: sent to the client
+    where the redirect URI was validated (RFC 6749 4.1.2.1), with ``iss`` and in the requested
+    response mode, otherwise an error page, never a redirect to an unverified URI."""
     if error.redirect_uri:
-        return authorization.handle_error_response(None, error)
+        return _to_client(error.redirect_uri, error.get_body())
     body = render_template(
         "error.html",
         title="This sign-in request cannot be completed",
@@ -153,6 +185,38 @@ def authorization_error(error: errors.OAuth2Error):
         description=error.get_error_description(),
     )
     return body, 400
+
+
+def _to_client(redirect_uri: str, params: list[tuple[str, str]]):
+    """Send an authorization response, code or error, to the client's validated redirect URI.
+
+    It names the provider: "In authorization responses to the client, including error
+    responses, an authorization server supporting this specification MUST indicate its identity
+    by including the iss parameter in the response" (RFC 9207 section 2). It goes in the query
+    (RFC 6749 4.1.2) unless the request asked for ``form_post``.
+    """
+    params = [*params, ("iss", current_app.config["ISSUER"])]
+    origin = authz.form_post_origin(request.values, redirect_uri)
+    if origin is None:
+        location = add_params_to_uri(redirect_uri, params)
+        return authorization.handle_response(302, "", [("Location", location)])
+    return _form_post(redirect_uri, params, origin)
+
+
+def _form_post(redirect_uri: str, params: list[tuple[str, str]], origin: str):
+    """OAuth 2.0 Form Post Response Mode, section 2: "the Authorization Response parameters are
+    encoded as HTML form values that are auto-submitted in the User Agent".
+
+    The page submits itself with a static script (the site CSP allows no inline script) and
+    shows its button for a browser without JavaScript. Its CSP is the site's plus a
+    ``form-action`` that allows posting to the redirect URI's origin and nowhere else (Chromium
+    holds the redirects that answer the post to it too: a client must not answer its redirect
+    URI with a redirect to another origin). The response is never stored (``Cache-Control:
+    no-store``, added for every page).
+    """
+    response = make_response(render_template("form_post.html", action=redirect_uri, params=params))
+    response.headers["Content-Security-Policy"] = f"{pages.CSP}; form-action {origin}"
+    return response
 
 
 @bp.route("/token", methods=["POST"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 
 from idp.oauth2 import signing
+from idp.oauth2.authorization import RESPONSE_MODES
 from idp.oauth2.claims import CLAIMS_SUPPORTED
 from idp.oauth2.server import SCOPES_SUPPORTED
 
@@ -28,7 +29,7 @@ def openid_configuration():
         introspection_endpoint=f"{issuer}/introspect",
         scopes_supported=SCOPES_SUPPORTED,
         response_types_supported=["code"],
-        response_modes_supported=["query"],
+        response_modes_supported=list(RESPONSE_MODES),
         grant_types_supported=["authorization_code", "refresh_token", "client_credentials"],
         subject_types_supported=["public"],
         id_token_signing_alg_values_supported=algs,
@@ -42,6 +43,7 @@ def openid_configuration():
         claims_parameter_supported=True,
         request_parameter_supported=False,
         request_uri_parameter_supported=False,
+        authorization_response_iss_parameter_supported=True,  # RFC 9207 section 3
     )
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

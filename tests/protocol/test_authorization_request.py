@@ -56,6 +56,7 @@ def test_missing_response_type_is_invalid_request_sent_to_the_client(server, rp)
     assert response.status_code == 302
     assert _query(response)["error"] == "invalid_request"
     assert _query(response)["state"] == "st"
+    assert _query(response)["iss"] == server.url  # RFC 9207, on errors Authlib raised too
 
 
 @pytest.mark.parametrize("response_type", ["token", "id_token", "code id_token"])
