@@ -64,18 +64,18 @@ def sign_in(attempt: Attempt) -> AuthenticationEvent:
 def enrollment(attempt: Attempt) -> AuthenticationEvent:
     """Answer the challenge of a pending factor: the right answer activates it."""
     user, factor = attempt.user, attempt.factor
-    _answer(attempt, challenges.ENROLL)
+    result = _answer(attempt, challenges.ENROLL)
     lifecycle.move(
         factor, FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified"
     )
-    return enrolled(attempt.login_session, factor)
+    return enrolled(attempt.login_session, result)
 
 
-def enrolled(login_session: LoginSession, factor: Factor) -> AuthenticationEvent:
+def enrolled(login_session: LoginSession, result: Verification) -> AuthenticationEvent:
     """A factor just activated by answering it: that proof of possession counts as a second
-    factor in this sign-in session (no second prompt right after adding one)."""
-    kind = kinds.of(factor.kind)
-    return login_session.authenticated(kind.method, sorted(kind.amr_of(factor)), now())
+    factor in this sign-in session (no second prompt right after adding one), with the amr of
+    that very answer (a passkey's ``user`` only when its registration verified the user)."""
+    return login_session.authenticated(result.method, list(result.amr), now())
 
 
 def _answer(attempt: Attempt, purpose: str) -> Verification:

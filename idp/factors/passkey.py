@@ -22,8 +22,9 @@ What WebAuthn L3 asks a relying party to check, and where it happens here:
   ``crossOrigin`` or ``topOrigin`` response is refused (these pages are never framed).
 
 amr (RFC 8176): ``swk`` for a backup-eligible (synced) passkey, else ``hwk``; plus ``user`` when
-the authenticator verified the user (UV). A passwordless sign-in requires UV, so it is
-multi-factor on its own; as a second factor after the password UV is only preferred.
+the authenticator verified the user (UV), in an assertion and in a registration alike (adding a
+passkey counts as the sign-in session's second factor). A passwordless sign-in requires UV, so
+it is multi-factor on its own; as a second factor after the password UV is only preferred.
 """
 
 from __future__ import annotations
@@ -200,11 +201,14 @@ def registration_options(user: User, login_session_id: str) -> tuple[Challenge, 
     return row, json.loads(options_to_json(options))
 
 
-def register(challenge: Challenge, user: User, credential: Any, name: str) -> Factor:
+def register(
+    challenge: Challenge, user: User, credential: Any, name: str
+) -> tuple[Factor, Verification]:
     """Verify an attestation for ``challenge`` and store an active passkey named ``name``.
 
     The factor is created pending and activated in the same transaction, so a pending passkey
-    never exists without a verified credential behind it.
+    never exists without a verified credential behind it. The ``Verification`` is what the
+    registration proved, with the amr an assertion with the same flags would give.
     """
     seen: dict[str, VerifiedRegistration] = {}
 
@@ -240,7 +244,7 @@ def register(challenge: Challenge, user: User, credential: Any, name: str) -> Fa
     lifecycle.move(
         factor, FactorStatus.ACTIVE, actor=user.email, subject=user.sub, reason="verified"
     )
-    return factor
+    return factor, _verification(factor, result.user_verified)
 
 
 def _verify_registration(challenge: Challenge, credential: Any) -> VerifiedRegistration:
@@ -400,7 +404,7 @@ def _assert(
     """Verify an assertion by ``factor`` (its row locked) and store what it changed."""
     result = _verify_assertion(challenge, factor, user, credential, require_uv)
     _record_use(factor, result)
-    return _verification(factor, result)
+    return _verification(factor, result.user_verified)
 
 
 def _verify_assertion(
@@ -454,8 +458,10 @@ def key_amr(factor: Factor) -> str:
     return "swk" if factor.data.get("backup_eligible") else "hwk"
 
 
-def _verification(factor: Factor, result: VerifiedAuthentication) -> Verification:
-    amr = {key_amr(factor), "user"} if result.user_verified else {key_amr(factor)}
+def _verification(factor: Factor, user_verified: bool) -> Verification:
+    """The amr of a ceremony with ``factor``, registration or assertion alike: its key's, and
+    ``user`` when the authenticator verified the user (the UV flag)."""
+    amr = {key_amr(factor), "user"} if user_verified else {key_amr(factor)}
     return KIND.verification(factor.id, frozenset(amr))
 
 

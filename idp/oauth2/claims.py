@@ -1,4 +1,9 @@
-"""Standard claims released per scope (OIDC Core 5.4), shared by the ID token and UserInfo."""
+"""Standard claims released per scope (OIDC Core 5.4), shared by the ID token and UserInfo.
+
+A claim without a value is left out (OIDC Core 5.3.2: "If a Claim is not returned, that Claim
+Name SHOULD be omitted from the JSON object representing the Claims; it SHOULD NOT be present
+with a null or empty string value"): a user without a name has no ``name`` claim.
+"""
 
 from __future__ import annotations
 
@@ -20,4 +25,9 @@ def for_scope(user: User, scope: str) -> dict:
         claims.update(email=user.email, email_verified=False)
     if "profile" in scopes:
         claims["name"] = user.name
-    return claims
+    return {name: value for name, value in claims.items() if _has_value(value)}
+
+
+def _has_value(value: object) -> bool:
+    """``False`` is a value (``email_verified``); ``None`` and a blank string are not."""
+    return value is not None and not (isinstance(value, str) and not value.strip())

@@ -55,7 +55,8 @@ def user(passkey_app):
 def _register(user, device: SoftAuthenticator, **response) -> Factor:
     row, options = passkey.registration_options(user, SESSION)
     answer = device.registration(options["challenge"], response.pop("origin", ORIGIN), **response)
-    return passkey.register(row, user, answer, "Laptop")
+    factor, _ = passkey.register(row, user, answer, "Laptop")
+    return factor
 
 
 def _second_factor(user, factor, device: SoftAuthenticator, count: int, **assertion):
@@ -149,6 +150,25 @@ def test_second_factor_without_user_verification_gives_the_key_alone(user):
     device = SoftAuthenticator()
     factor = _register(user, device)
     assert _second_factor(user, factor, device, 1, flags=UP).amr == ("hwk",)
+
+
+@pytest.mark.parametrize(
+    ("backup_eligible", "flags"),
+    [(False, UP | UV), (False, UP), (True, UP | UV), (True, UP)],
+)
+def test_registration_gives_the_amr_of_an_assertion_with_the_same_flags(
+    user, backup_eligible, flags
+):
+    """Adding a passkey counts as a second factor: ``user`` only if the registration was
+    verified (UV), exactly as an assertion with those flags."""
+    device = SoftAuthenticator(backup_eligible=backup_eligible)
+    row, options = passkey.registration_options(user, SESSION)
+    answer = device.registration(options["challenge"], ORIGIN, flags=flags)
+    factor, registered = passkey.register(row, user, answer, "Laptop")
+    asserted = _second_factor(user, factor, device, 1, flags=flags)
+    assert (registered.factor_id, registered.method) == (factor.id, "passkey")
+    assert registered.amr == asserted.amr
+    assert ("user" in registered.amr) is bool(flags & UV)
 
 
 def test_passkey_whose_backup_eligibility_changed_is_refused(user):

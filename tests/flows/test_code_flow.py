@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import jwt
@@ -61,6 +62,28 @@ def test_userinfo_answers_get_and_post(server, rp, user):
     assert got.status_code == posted.status_code == 200
     assert got.json() == posted.json()
     assert got.json()["sub"] == user["sub"] and got.json()["email"] == user["email"]
+
+
+def test_claims_without_a_value_are_left_out_of_id_token_and_userinfo(server, rp):
+    """OIDC Core 5.3.2: a claim that is not returned is omitted, never present with an empty
+    value. A user without a name has no ``name`` claim; a named one has it."""
+    nameless = server.create_user()
+    email, password = f"named-{time.time_ns()}@example.com", "correct horse battery"
+    out = server.cli(
+        "users", "create", email, "--password-stdin", "--name", "Ada Lovelace",
+        stdin=password + "\n",
+    )  # fmt: skip
+    named = {**json.loads(out.stdout), "password": password}
+    for person, name in ((nameless, None), (named, "Ada Lovelace")):
+        relying, _, result = _signed_in(server, rp, person)
+        token = relying.redeem(result).json()
+        claims = relying.verify_id_token(token["id_token"], result.nonce, token["access_token"])
+        bearer = {"Authorization": f"Bearer {token['access_token']}"}
+        info = requests.get(relying.meta["userinfo_endpoint"], headers=bearer, timeout=10).json()
+        for released in (claims, info):
+            assert released.get("name") == name, released
+            assert ("name" in released) is (name is not None), released
+            assert released["email_verified"] is False  # false is a value: it stays
 
 
 def test_userinfo_refuses_a_bad_token_with_bearer_error(server):

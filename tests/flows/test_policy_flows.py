@@ -150,6 +150,64 @@ def test_per_user_exemption_ends_at_its_expiry(server, rp):
     assert "requires two-step verification" in expired.response.text
 
 
+def _forced_enrollment(server, rp, *policy: str) -> tuple[dict, HostedPages, RelyingParty, object]:
+    """A member of a role with ``policy`` (MFA required), stopped at the enrollment page."""
+    person = _user(server, _role(server, "--mode", "required", *policy))
+    browser, relying = HostedPages(server.url), RelyingParty(server, rp)
+    result = relying.sign_in(browser, person)
+    assert "/enroll" in result.response.url and not result.location
+    return person, browser, relying, result
+
+
+def test_a_factor_kind_the_policy_forbids_is_not_offered_and_cannot_be_added(server, rp):
+    """Only allowed kinds are offered; a direct request for another gets a refusal page and
+    adds nothing (an SMS factor would never satisfy this policy, so the enrollment page would
+    come back after it)."""
+    _, browser, _, enrolling = _forced_enrollment(server, rp, "--factors", "totp,passkey")
+    token = csrf_token(enrolling.response.text)
+    for path, form in (
+        ("/account/security/sms", {"name": "Phone", "phone": "+44 7700 900123"}),
+        ("/account/security/email", {"name": "Mail", "email": "someone@example.com"}),
+    ):
+        shown = browser.get(server.url + path)
+        assert shown.status_code == 403 and "does not allow" in shown.text, shown.text[:300]
+        sent = browser.post(server.url + path, data={"csrf_token": token, **form})
+        assert sent.status_code == 403 and "does not allow" in sent.text, sent.text[:300]
+    security = browser.get(server.url + "/account/security/").text
+    assert re.findall(r">Add: ([^<]+)</a>", security) == ["Authenticator app", "Passkey"]
+    assert "Two-step verification is off" in security  # nothing was added
+
+
+def test_security_page_says_so_when_two_roles_leave_no_kind_to_add(server):
+    person = _user(server, _role(server, "--factors", "totp"), _role(server, "--factors", "sms"))
+    browser = HostedPages(server.url)
+    password_sign_in(browser, person, "security")
+    security = browser.get(server.url + "/account/security/").text
+    assert "Add: " not in security and "Contact your administrator" in security
+
+
+def test_a_passkey_the_policy_forbids_is_refused_by_its_page_and_its_json_calls(server, rp):
+    _, browser, _, enrolling = _forced_enrollment(server, rp, "--factors", "totp")
+    page = browser.get(server.url + "/account/security/passkeys")
+    assert page.status_code == 403 and "does not allow" in page.text, page.text[:300]
+    headers = {"X-CSRFToken": csrf_token(enrolling.response.text)}
+    for call in ("options", "verify"):
+        answer = browser.post(
+            server.url + f"/account/security/passkeys/{call}", json={}, headers=headers
+        )
+        assert answer.status_code == 403 and "does not allow" in answer.json()["error"]
+
+
+def test_a_passkey_added_at_a_forced_enrollment_counts_its_user_verification(server, rp):
+    """Registering is the session's second factor with the amr an assertion with the same
+    flags gives: ``user``, as the software authenticator verifies the user (UV)."""
+    person, browser, relying, result = _forced_enrollment(server, rp)
+    enroll_soft_passkey(browser, person["sub"])
+    back = browser.follow(server.url + "/account/security/enrolled", relying.redirect_uri)
+    _, claims = _tokens(relying, result, back)
+    assert {"hwk", "user", "mfa", "pwd"} <= set(claims["amr"]), claims["amr"]
+
+
 # --- acr step-up, refresh, introspection ------------------------------------------------------
 
 

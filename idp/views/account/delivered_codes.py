@@ -9,6 +9,8 @@ rules for the codes themselves in ``idp.factors.delivered_code``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import (
     Blueprint,
     abort,
@@ -79,7 +81,7 @@ def enroll_sms():
 
 
 def _enroll(kind: str, form_class: type[FlaskForm]):
-    user, response = adding_factor()
+    user, response = adding_factor(kind)
     if user is None:
         return response
     form = form_class()
@@ -139,20 +141,32 @@ def _pending(user: User, factor_id: int) -> Factor | None:
     return factor
 
 
-def _awaited(user: User, factor_id: int) -> Factor | None:
-    """The pending factor this browser is confirming; any other id does not exist here."""
-    return _pending(user, factor_id) if session.get(ENROLLING) == factor_id else None
+def _confirming(factor_id: int) -> tuple[tuple[User, Factor] | None, Any]:
+    """The user and the pending factor this browser is confirming, if they may still add it
+    (``adding_factor``: the policy may have changed since the code was sent); else ``None``
+    and the response. Any other id does not exist here."""
+    awaited = session.get(ENROLLING) == factor_id
+    factor = db.session.get(Factor, factor_id) if awaited else None
+    if factor is None:
+        return None, _confirmation_over()
+    user, response = adding_factor(factor.kind)
+    if user is None:
+        return None, response
+    factor = _pending(user, factor_id)
+    return ((user, factor), None) if factor is not None else (None, _confirmation_over())
+
+
+def _confirmation_over():
+    flash("That confirmation is over. Start adding the method again.")
+    return redirect(url_for("security.index"), code=303)
 
 
 @bp.route("/account/security/confirm/<int:factor_id>", methods=["GET", "POST"])
 def enroll_code(factor_id: int):
-    user, response = adding_factor()
-    if user is None:
+    state, response = _confirming(factor_id)
+    if state is None:
         return response
-    factor = _awaited(user, factor_id)
-    if factor is None:
-        flash("That confirmation is over. Start adding the method again.")
-        return redirect(url_for("security.index"), code=303)
+    user, factor = state
     login_session = sessions.current()
     form = CodeForm()
     if not form.validate_on_submit():
@@ -180,12 +194,11 @@ def enroll_code(factor_id: int):
 
 @bp.route("/account/security/confirm/<int:factor_id>/resend", methods=["POST"])
 def enroll_resend(factor_id: int):
-    user, response = adding_factor()
-    if user is None:
+    state, response = _confirming(factor_id)
+    if state is None:
         return response
-    factor = _awaited(user, factor_id)
-    if factor is None or not ResendForm().validate_on_submit():
-        abort(400)
+    user, factor = state
+    ResendForm().validate_on_submit() or abort(400)
     login_session = sessions.current()
     error = delivered_code.send(user, factor, login_session.id, ENROLL, request.remote_addr)
     if error is None:

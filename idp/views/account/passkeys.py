@@ -8,6 +8,7 @@ other factor's. Using a passkey to sign in is ``idp.views.signin.passkey``.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, session, url_for
 
@@ -17,7 +18,7 @@ from idp.factors.base import FactorError
 from idp.keys.encryption import keyring
 from idp.models import LoginSession, User
 from idp.notify.security import notify
-from idp.views.signin.flow import adding_factor, may
+from idp.views.signin.flow import adding_factor, kind_refusal, may
 from idp.web import ceremony, sessions
 
 bp = Blueprint("passkeys", __name__)
@@ -25,19 +26,27 @@ ceremony.answer_in_json(bp)
 
 CODES_KEY = "passkey_codes"  # Flask session: backup codes to show once, encrypted
 EXPIRED = "This passkey request expired or was already used. Try again."
+SIGN_IN_AGAIN = "For your security, sign in again before adding a passkey."
 
 
-def _enrolling() -> tuple[User, LoginSession] | None:
-    """The fully signed-in user, if the sign-in is recent enough to add a factor."""
+def _enrolling() -> tuple[tuple[User, LoginSession] | None, Any]:
+    """The user and sign-in session that may add a passkey now, else ``None`` and the JSON
+    refusal: the same checks as ``adding_factor``, whose pages and redirects a script cannot
+    show."""
     user = sessions.signed_in_user()
-    if user is None or not may(user, "add_factor"):
-        return None
-    return user, sessions.current()
+    if user is None:
+        return None, ceremony.refuse(SIGN_IN_AGAIN, 401)
+    reason = kind_refusal(user, passkey.NAME)
+    if reason is not None:
+        return None, ceremony.refuse(reason, 403)
+    if not may(user, "add_factor"):
+        return None, ceremony.refuse(SIGN_IN_AGAIN, 401)
+    return (user, sessions.current()), None
 
 
 @bp.route("/account/security/passkeys")
 def register():
-    user, refused = adding_factor()
+    user, refused = adding_factor(passkey.NAME)
     if user is None:
         return refused
     return render_template("passkey_register.html", count=len(passkey.passkeys(user)))
@@ -45,9 +54,9 @@ def register():
 
 @bp.route("/account/security/passkeys/options", methods=["POST"])
 def register_options():
-    state = _enrolling()
+    state, refused = _enrolling()
     if state is None:
-        return ceremony.refuse("For your security, sign in again before adding a passkey.", 401)
+        return refused
     user, login_session = state
     row, options = passkey.registration_options(user, login_session.id)
     db.session.commit()
@@ -56,9 +65,9 @@ def register_options():
 
 @bp.route("/account/security/passkeys/verify", methods=["POST"])
 def register_verify():
-    state = _enrolling()
+    state, refused = _enrolling()
     if state is None:
-        return ceremony.refuse("For your security, sign in again before adding a passkey.", 401)
+        return refused
     user, login_session = state
     body = ceremony.body()
     name = body.get("name").strip() if isinstance(body.get("name"), str) else ""
@@ -68,11 +77,11 @@ def register_verify():
     if row is None or row.kind != passkey.NAME or row.purpose != challenges.ENROLL:
         return ceremony.refuse(EXPIRED)
     try:
-        factor = passkey.register(row, user, body.get("credential"), name)
+        _, verified = passkey.register(row, user, body.get("credential"), name)
     except FactorError as error:
         db.session.commit()  # keep the challenge's attempt count and state
         return ceremony.refuse(str(error))
-    answer.enrolled(login_session, factor)
+    answer.enrolled(login_session, verified)
     codes = backup_codes.with_first_factor(user)
     db.session.commit()
     notify(user, f"A new sign-in method was added to your account: {name}.")

@@ -26,10 +26,16 @@ from idp.web.forms import ConfirmForm, EnrollTotpForm, RenameForm
 bp = Blueprint("security", __name__, url_prefix="/account/security")
 
 
-def enroll_pages() -> dict[str, str]:
-    """The "add a method" page of each kind that has one (and whose page is registered)."""
+def enroll_pages(user: User) -> dict[str, str]:
+    """The "add a method" page of each kind that has one (and whose page is registered) and
+    that the user's policy allows: a page for any other kind would only refuse."""
+    policy = policies.inputs(user).effective()
     pages = {kind.name: kind.enroll_page for kind in kinds.declared() if kind.enroll_page}
-    return {name: page for name, page in pages.items() if page in current_app.view_functions}
+    return {
+        name: page
+        for name, page in pages.items()
+        if page in current_app.view_functions and policy.allows(name)
+    }
 
 
 @bp.route("/")
@@ -54,13 +60,13 @@ def index():
         rename=RenameForm(formdata=None),
         confirm=ConfirmForm(),
         devices=trusted_devices.listed(user),
-        enroll_pages=enroll_pages(),
+        enroll_pages=enroll_pages(user),
     )
 
 
 @bp.route("/totp", methods=["GET", "POST"])
 def enroll_totp():
-    user, refused = adding_factor()
+    user, refused = adding_factor(totp.KIND.name)
     if user is None:
         return refused
     form = EnrollTotpForm()

@@ -3,7 +3,9 @@
 Required mode blocks the sign-in here, with a page that says why, until a factor is added (no
 code is issued before); within the role's grace, or in recommended mode, the user may postpone
 it once per sign-in session. The "add" links lead to the security page's enrollment pages,
-which send the browser back to the waiting authorization request when done.
+which send the browser back to the waiting authorization request when done. Only the kinds the
+user's policy allows are offered, and those pages refuse any other (``adding_factor``): a factor
+the policy does not count would bring this page back after every enrollment.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def index():
     return render_template(
         "enroll.html",
         decision=decision,
-        pages={kind: page for kind, page in enroll_pages().items() if policy.allows(kind)},
+        pages=enroll_pages(user),
         labels=registry.LABELS,
         grace_until=_grace_until(user, policy),
         grace_left=policy.grace_signins - user.grace_skips if policy.grace_signins else None,

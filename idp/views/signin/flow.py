@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, url_for
+from flask import flash, redirect, render_template, url_for
 
+from idp.accounts import policies
+from idp.factors import registry
 from idp.models import User
 from idp.policy import Interact, Proceed
 from idp.web import sessions
@@ -69,14 +71,31 @@ def step_up(user: User, operation: str, back: str):
     return redirect(url_for("auth.login", next=back), code=303)
 
 
-def adding_factor() -> tuple[User | None, Any]:
-    """The signed-in user if the sign-in is recent enough to add a factor (the ``add_factor``
-    operation), else ``None`` and the redirect that gets what is missing."""
+def adding_factor(kind: str) -> tuple[User | None, Any]:
+    """The signed-in user if they may add a factor of ``kind`` now, else ``None`` and the
+    response: a refusal page when their policy does not allow the kind (``kind_refusal``), or
+    the redirect that gets what the ``add_factor`` operation is missing. The policy is asked
+    first, so nobody proves a second factor only to be refused."""
     user = sessions.signed_in_user()
     if user is None:
         return None, sign_in_first("security")
+    reason = kind_refusal(user, kind)
+    if reason is not None:
+        return None, (render_template("factor_not_allowed.html", reason=reason), 403)
     refused = step_up(user, "add_factor", "security")
     return (None, refused) if refused is not None else (user, None)
+
+
+def kind_refusal(user: User, kind: str) -> str | None:
+    """Why ``user`` may not add a factor of ``kind``, for the page; ``None`` when the user's
+    policy allows it. A factor of a kind the policy does not allow never counts for it, so a
+    required enrollment would keep coming back after adding one."""
+    if policies.inputs(user).effective().allows(kind):
+        return None
+    return (
+        f"Your organisation does not allow this sign-in method for your account: "
+        f"{registry.LABELS[kind]}. Choose one of the methods your security page offers."
+    )
 
 
 def after_enrollment():
