@@ -131,7 +131,7 @@ def _essential_acr(value: str | None, invalid) -> tuple[str, ...]:
     try:
         claims = json.loads(value)
         acr = claims.get("id_token", {}).get("acr") or {}
-    except (ValueError, AttributeError) as exc:
+    except (ValueError, AttributeError, RecursionError) as exc:  # nested too deep: recursion
         raise invalid("claims must be a JSON object") from exc
     if not isinstance(acr, dict) or not acr.get("essential"):
         return ()

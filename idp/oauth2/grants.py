@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749.util import scope_to_list
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.grants.util import is_openid_scope
@@ -67,7 +68,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             client_id=request.client.client_id,
             user_id=principal.user.id,
             redirect_uri=request.payload.redirect_uri or "",
-            scope=request.scope or "",
+            scope=" ".join(dict.fromkeys(scope_to_list(request.scope) or [])),
             nonce=data.get("nonce"),
             code_challenge=data.get("code_challenge"),
             code_challenge_method=data.get("code_challenge_method"),

@@ -18,7 +18,7 @@ from idp.accounts import policy_inputs
 from idp.extensions import csrf, db
 from idp.models.statements import driver_transaction
 from idp.oauth2 import authorization as authz
-from idp.oauth2 import errors
+from idp.oauth2 import errors, params
 from idp.oauth2.principal import Principal
 from idp.oauth2.server import authorization
 from idp.policy import Fail, Interact, decide
@@ -28,6 +28,17 @@ from idp.web import pages, sessions
 
 bp = Blueprint("oauth", __name__)
 bp.add_app_template_global(pending_authorize_url, "pending_authorize_url")
+#: Endpoints a machine calls: their errors are JSON (RFC 6749 5.2, RFC 7009 2.2.1, RFC 7662 2.3).
+MACHINE_ENDPOINTS = frozenset({"oauth.token", "oauth.revoke", "oauth.introspect"})
+
+
+@bp.errorhandler(pages.MalformedInput)
+def _malformed_input(error: pages.MalformedInput):
+    """A NUL in the request: ``invalid_request`` in the endpoint's own format."""
+    refusal = errors.InvalidRequestError("the request contains a NUL character")
+    if request.endpoint in MACHINE_ENDPOINTS:
+        return authorization.handle_error_response(None, refusal)
+    return authorization_error(refusal)
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -83,6 +94,7 @@ def _validated_grant():
     Once the redirect URI is trusted, that refusal comes before any finding of Authlib's: the
     object may hold the very parameters (``code_challenge``, ``response_type``) found missing.
     """
+    params.check(request.values)  # before Authlib or the database read any of them
     try:
         grant = authorization.get_consent_grant(end_user=None)
     except errors.OAuth2Error as error:
@@ -225,6 +237,9 @@ def token():
     """The grant Authlib chooses decides the transaction: one of ``tokens.SignAfterCommit``
     claims the block's ``DriverTransaction`` and commits it itself before signing; every other
     grant runs in ``db.session``, committed here. An error response rolls back either."""
+    refused = _malformed()
+    if refused is not None:
+        return refused
     with driver_transaction() as transaction:
         response = authorization.create_token_response()
     if transaction.claimed and response.status_code == 200:
@@ -235,13 +250,23 @@ def token():
 @bp.route("/revoke", methods=["POST"])
 @csrf.exempt
 def revoke():
-    return _committed(authorization.create_endpoint_response("revocation"))
+    return _malformed() or _committed(authorization.create_endpoint_response("revocation"))
 
 
 @bp.route("/introspect", methods=["POST"])
 @csrf.exempt
 def introspect():
-    return _committed(authorization.create_endpoint_response("introspection"))
+    return _malformed() or _committed(authorization.create_endpoint_response("introspection"))
+
+
+def _malformed():
+    """The JSON ``invalid_request`` of a machine endpoint whose parameters are malformed, or
+    ``None`` (``params.check``)."""
+    try:
+        params.check(request.values)
+    except errors.InvalidRequestError as error:
+        return authorization.handle_error_response(None, error)
+    return None
 
 
 def _committed(response):
@@ -260,6 +285,7 @@ bp.add_url_rule("/userinfo", view_func=csrf.exempt(userinfo_view.userinfo), meth
 @csrf.exempt  # RP-initiated logout may be POSTed by the RP; a confirmation page guards the rest
 def end_session():
     try:
+        params.check(request.values)
         req = authorization.validate_endpoint_request("end_session")
     except errors.OAuth2Error as error:
         return authorization_error(error)

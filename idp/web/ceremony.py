@@ -21,7 +21,10 @@ def refuse(message: str, status: int = 400, **extra: Any):
 
 
 def body() -> dict:
-    """The call's JSON object (anything else reads as an empty one)."""
+    """The call's JSON object; anything else, or one with a NUL character anywhere (no value of
+    a ceremony has a use for one, and PostgreSQL text cannot hold it), reads as empty."""
+    if b"\\u0000" in request.get_data():
+        return {}
     data = request.get_json(silent=True)
     return data if isinstance(data, dict) else {}
 

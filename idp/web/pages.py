@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from flask import Flask, g, render_template, request
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
 
 from idp import random_tokens
@@ -65,12 +65,23 @@ class RowIdConverter(IntegerConverter):
         super().__init__(url_map, fixed_digits, min, max, signed)
 
 
+class MalformedInput(BadRequest):
+    """A NUL character in a parameter, form field or header: refused before any view reads it.
+
+    PostgreSQL text cannot hold one (the same input would be stored on SQLite and fail on
+    PostgreSQL), and no parameter, field or header of ours has a use for it. The protocol
+    endpoints answer it in their own format (``idp.views.oauth``)."""
+
+    description = "The request contains a character that is not allowed. Go back and try again."
+
+
 def init_app(app: Flask) -> None:
     """Before any blueprint is registered: the routes' ``int`` converter is ``RowIdConverter``."""
     app.url_map.converters["int"] = RowIdConverter
     app.session_interface = CookieSessionInterface()
     app.add_template_filter(_utc, "utc")
     app.before_request(_assign_request_id)
+    app.before_request(_refuse_nul)
     app.after_request(_security_headers)
     app.after_request(_see_other_after_post)
     app.register_error_handler(CSRFError, _csrf_error)
@@ -84,6 +95,14 @@ def _utc(timestamp: int | None) -> str:
     if timestamp is None:
         return ""
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _refuse_nul() -> None:
+    pairs = [*request.headers.items(), *request.args.items(multi=True)]
+    if request.method == "POST" and request.mimetype != "application/json":
+        pairs += request.form.items(multi=True)
+    if any("\x00" in name or "\x00" in value for name, value in pairs):
+        raise MalformedInput()
 
 
 def _assign_request_id() -> None:

@@ -130,12 +130,13 @@ def test_too_many_sign_in_attempts_from_one_address_get_429(tmp_path):
 def _attempts_until_429(device_server) -> None:
     _start_of_a_fresh_window()
     statuses = []
-    for _ in range(14):
+    for n in range(14):  # a new email each time: one address guessing at many accounts
         browser = HostedPages(device_server.url)
         page = browser.get(device_server.url + "/login")
+        email = f"x{n}@example.com"
         response = browser.post(
             device_server.url + "/login",
-            data={"csrf_token": csrf_token(page.text), "email": "x@example.com", "password": "p"},
+            data={"csrf_token": csrf_token(page.text), "email": email, "password": "p"},
         )
         statuses.append(response.status_code)
     assert statuses[:12] == [401] * 12 and statuses[12:] == [429, 429]

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.support.factors import password_sign_in
-from tests.support.oidc import HostedPages
+from tests.support.oidc import HostedPages, csrf_token
 
 NOT_UTF8_BASIC = "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode()
 ENDPOINTS = {
@@ -63,3 +63,83 @@ def test_an_id_beyond_any_row_is_not_found(server, path, number):
     password_sign_in(browser, server.create_user())
     response = browser.get(server.url + path.format(number), allow_redirects=False)
     assert response.status_code == 404, response.text[:200]
+
+
+def _authorize(server, params) -> requests.Response:
+    return requests.get(f"{server.url}/authorize", params=params, allow_redirects=False)
+
+
+def _code_request(rp, **extra) -> dict:
+    return {
+        "response_type": "code", "client_id": rp["client_id"], "scope": "openid",
+        "redirect_uri": rp["redirect_uris"][0], "state": "st", "nonce": "n",
+        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGmSstw-cM",
+        "code_challenge_method": "S256", **extra,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"redirect_uri": "http://localhost:9/cb\r\nX: y"},
+        {"redirect_uri": "http://localhost:9/cb\x00"},
+        {"response_type": "c\nde"},
+        {"response_type": "cödé"},
+        {"client_id": "nobody\x00"},
+        {"nonce": "n\x00"},
+        {"nonce": "n" * 600},
+        {"state": "s\x00"},
+        {"claims": "[" * 20000},
+        {"scope": " ".join(["openid"] * 300)},
+        {"login_hint": "someone\x00@example.com"},
+    ],
+    ids=lambda bad: f"{next(iter(bad))}",
+)
+def test_malformed_authorization_request_is_refused_without_a_500(server, rp, bad):
+    response = _authorize(server, _code_request(rp, **bad))
+    assert response.status_code in (302, 400), response.text[:300]
+    assert "Traceback" not in response.text
+    if response.status_code == 302:
+        assert "error=invalid_request" in response.headers["Location"]
+    value = next(iter(bad.values()))
+    assert value not in response.text and value not in response.headers.get("Location", "")
+
+
+@pytest.mark.parametrize("name", ["nonce", "acr_values", "redirect_uri", "state"])
+def test_repeated_authorization_parameter_is_invalid_request(server, rp, name):
+    value = _code_request(rp).get(name, "urn:idp:acr:mfa")
+    pairs = [(k, v) for k, v in _code_request(rp).items() if k != name] + [(name, value)] * 2
+    response = _authorize(server, pairs)
+    assert response.status_code == 400 and "invalid_request" in response.text
+
+
+def test_repeated_token_parameter_is_invalid_request(server, rp):
+    data = [("grant_type", "client_credentials"), ("grant_type", "client_credentials")]
+    response = requests.post(
+        f"{server.url}/token", data=data, auth=(rp["client_id"], rp["client_secret"])
+    )
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize("endpoint", sorted(ENDPOINTS))
+def test_nul_in_a_protocol_parameter_is_invalid_request_in_json(server, rp, endpoint):
+    data = {**ENDPOINTS[endpoint], "client_id": "x\x00y"}
+    response = requests.post(f"{server.url}/{endpoint}", data=data)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_request"
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/login", "email"), ("/login", "password"), ("/password/forgot", "email")],
+)
+def test_nul_in_a_form_field_is_a_friendly_400(server, path, field):
+    browser = HostedPages(server.url)
+    page = browser.get(server.url + path)
+    data = {"csrf_token": csrf_token(page.text), "email": "a@example.com", "password": "pw"}
+    response = browser.post(server.url + path, data={**data, field: "x\x00y"})
+    assert response.status_code == 400 and "not allowed" in response.text
+
+
+def test_nul_in_the_user_agent_is_a_friendly_400(server):
+    response = requests.get(f"{server.url}/login", headers={"User-Agent": "a\x00b"})
+    assert response.status_code == 400 and "not allowed" in response.text
