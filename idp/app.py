@@ -58,11 +58,12 @@ def _init_extensions(app: Flask) -> None:
     from idp.extensions import csrf, db
     from idp.keys import encryption, signing
     from idp.oauth2 import server
-    from idp.web import pages
+    from idp.web import outage, pages
 
     db.init_app(app)
     csrf.init_app(app)
     pages.init_app(app)
+    outage.init_app(app)
     server.init_app(app)
     encryption.init_app(app)
     ttl = max(app.config["ACCESS_TOKEN_TTL"], app.config["ID_TOKEN_TTL"])

@@ -24,12 +24,23 @@ from idp.oauth2.server import authorization
 from idp.policy import Fail, Interact, decide
 from idp.views import userinfo as userinfo_view
 from idp.views.signin.flow import pending_authorize_url
-from idp.web import pages, sessions
+from idp.web import outage, pages, sessions
 
 bp = Blueprint("oauth", __name__)
 bp.add_app_template_global(pending_authorize_url, "pending_authorize_url")
 #: Endpoints a machine calls: their errors are JSON (RFC 6749 5.2, RFC 7009 2.2.1, RFC 7662 2.3).
 MACHINE_ENDPOINTS = frozenset({"oauth.token", "oauth.revoke", "oauth.introspect"})
+
+
+def _unavailable(error):
+    """A machine client gets the outage's 503 as JSON; a browser at /authorize the page."""
+    if request.endpoint in MACHINE_ENDPOINTS | {"oauth.userinfo"}:
+        return outage.json_error(error)
+    return outage.page(error)
+
+
+for _error in outage.DATABASE_UNAVAILABLE:
+    bp.register_error_handler(_error, _unavailable)
 
 
 @bp.errorhandler(pages.MalformedInput)
