@@ -53,9 +53,14 @@ main.add_command(db_group, "db")
 @in_app
 def db_upgrade() -> None:
     from idp import db as schema
+    from idp.factors import delivered_code
 
     schema.upgrade()
-    click.echo("database is up to date")
+    sealed = delivered_code.seal_addresses()  # older versions kept email factors' addresses clear
+    db.session.commit()
+    click.echo(
+        "database is up to date" + (f"; {sealed} email address(es) encrypted" if sealed else "")
+    )
 
 
 @main.group("users", help="End users.")

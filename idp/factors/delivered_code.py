@@ -12,8 +12,9 @@ Rules enforced here (issue 3; NIST SP 800-63B 5.1.3 out-of-band authenticators):
 - Sends are rate limited: one per ``IDP_DELIVERED_CODE_RESEND_INTERVAL`` and at most
   ``IDP_DELIVERED_CODE_MAX_SENDS`` per ``IDP_DELIVERED_CODE_SEND_WINDOW``, per factor at sign-in
   and per user and kind during enrollment (where each attempt is a new pending factor).
-- An address or phone number becomes a factor only after its first code is verified; a phone
-  number is E.164, encrypted in ``Factor.secret``; ``Factor.data`` holds only its masked form.
+- An address or phone number becomes a factor only after its first code is verified; both are
+  encrypted in ``Factor.secret`` (a phone number in E.164); ``Factor.data`` holds only the
+  masked form.
 
 The plaintext code exists only in memory, in an ``Outgoing`` that is handed to ``deliver`` after
 the challenge is committed (so no database lock is held while SMTP or the webhook answers).
@@ -121,10 +122,24 @@ def masked(factor: Factor) -> str:
 
 
 def destination(factor: Factor) -> str:
-    """Where the codes go: the address, or the decrypted phone number (only to send)."""
-    if factor.kind == EMAIL:
-        return factor.data["address"]
+    """Where the codes go, decrypted only to send: the address or the phone number."""
     return keyring().decrypt(factor.secret, factor_aad(factor.id, factor.kind)).decode()
+
+
+def seal_addresses() -> int:
+    """Encrypt the email addresses that older versions kept in clear in ``Factor.data``, as a
+    phone number is (run by ``idp db upgrade``); returns how many were sealed."""
+    rows = db.session.execute(select(Factor).where(Factor.kind == EMAIL)).scalars()
+    sealed = 0
+    for factor in rows:
+        data = dict(factor.data or {})
+        address = data.pop("address", None)
+        if address is None:
+            continue
+        factor.secret = keyring().encrypt(address.encode(), factor_aad(factor.id, factor.kind))
+        factor.data = data
+        sealed += 1
+    return sealed
 
 
 # --- enrollment -------------------------------------------------------------------------
@@ -135,14 +150,11 @@ def enroll(user: User, kind: str, to: str, name: str) -> Factor:
     sent to it comes back and the caller moves it to active."""
     if kind not in KINDS:
         raise ValueError(f"not a delivered-code kind: {kind}")
-    data = (
-        {"address": to, "masked": mask_email(to)} if kind == EMAIL else {"masked": mask_phone(to)}
-    )
-    factor = Factor(user_id=user.id, kind=kind, name=name, data=data)
+    masked_to = mask_email(to) if kind == EMAIL else mask_phone(to)
+    factor = Factor(user_id=user.id, kind=kind, name=name, data={"masked": masked_to})
     db.session.add(factor)
     db.session.flush()
-    if kind == SMS:
-        factor.secret = keyring().encrypt(to.encode(), factor_aad(factor.id, kind))
+    factor.secret = keyring().encrypt(to.encode(), factor_aad(factor.id, kind))
     audit.record("enrollment_started", subject=user.sub, factor_id=factor.id, kind=kind)
     return factor
 

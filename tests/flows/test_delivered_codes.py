@@ -20,6 +20,7 @@ from urllib.parse import urljoin
 
 import pytest
 
+from tests.cli.helpers import connect
 from tests.support.factors import password_sign_in
 from tests.support.live import make_server
 from tests.support.oidc import HostedPages, RelyingParty, csrf_token, hidden, submit_code
@@ -252,6 +253,44 @@ def test_email_enrollment_activates_only_with_the_emailed_code(code_server):
     assert "new sign-in method was added" in notice.get_payload(decode=True).decode()
     _, _, _, page, _ = _second_factor_page(code_server, person)
     assert f"{address[0]}•••@example.com" in page.text
+
+
+def _stored_factors(server, kind: str) -> list[tuple]:
+    with connect(server) as conn:
+        return conn.execute(
+            "SELECT id, data, secret FROM factors WHERE kind = %s" if "IDP_DATABASE_URL"
+            in server.env else "SELECT id, data, secret FROM factors WHERE kind = ?", (kind,)
+        ).fetchall()  # fmt: skip
+
+
+def test_email_factor_address_is_encrypted_at_rest(code_server):
+    person = _enroll(code_server, "email", f"sealed-{code_server.create_user()['email']}")
+    _, data, secret = max(_stored_factors(code_server, "email"))  # the factor just added
+    assert secret and person["to"] not in str(secret), "no ciphertext"
+    assert person["to"] not in str(data), "the address is stored in clear"
+
+
+def test_upgrade_seals_an_address_an_older_version_kept_in_clear(code_server):
+    person = _enroll(code_server, "email", f"legacy-{code_server.create_user()['email']}")
+    factor_id = max(r[0] for r in _stored_factors(code_server, "email"))
+    legacy = json.dumps({"address": person["to"], "masked": "l•••@example.com"})
+    with connect(code_server) as conn:  # as the previous version stored it
+        param = "%s" if "IDP_DATABASE_URL" in code_server.env else "?"
+        conn.execute(
+            f"UPDATE factors SET data = {param}, secret = NULL WHERE id = {param}",  # noqa: S608
+            (legacy, factor_id),
+        )
+        conn.commit()
+
+    upgraded = code_server.cli("db", "upgrade").stdout
+    assert "1 email address(es) encrypted" in upgraded
+    [(_, data, secret)] = [r for r in _stored_factors(code_server, "email") if r[0] == factor_id]
+    assert secret and person["to"] not in str(data)
+    relying, browser, result, page, mark = _second_factor_page(code_server, person)
+    done = submit_code(
+        browser, page, _mailed_code(code_server, person["to"], mark), relying.redirect_uri
+    )
+    assert "code=" in done.headers.get("Location", ""), done.text[:300]
 
 
 def test_phone_enrollment_needs_an_e164_number_and_the_texted_code(code_server):
