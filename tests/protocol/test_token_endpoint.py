@@ -102,23 +102,28 @@ def test_wrong_client_secret_is_invalid_client(server, rp, user):
 
 
 def test_replayed_refresh_token_revokes_the_whole_family(server, rp, user):
+    """Replayed once its successor was used, so the reuse interval for a lost response does not
+    apply (``test_refresh_reuse.py``)."""
     relying, result = _authorized(server, rp, user)
     first = relying.redeem(result).json()
     endpoint = relying.meta["token_endpoint"]
     refresh = {"grant_type": "refresh_token"}
     second = relying.post(endpoint, {**refresh, "refresh_token": first["refresh_token"]}).json()
+    third = relying.post(endpoint, {**refresh, "refresh_token": second["refresh_token"]}).json()
     replay = relying.post(endpoint, {**refresh, "refresh_token": first["refresh_token"]})
     assert _error(replay) == "invalid_grant"
-    after = relying.post(endpoint, {**refresh, "refresh_token": second["refresh_token"]})
+    after = relying.post(endpoint, {**refresh, "refresh_token": third["refresh_token"]})
     assert _error(after) == "invalid_grant"
     introspect = relying.meta["introspection_endpoint"]
-    assert relying.post(introspect, {"token": second["access_token"]}).json()["active"] is False
+    assert relying.post(introspect, {"token": third["access_token"]}).json()["active"] is False
 
 
 def test_concurrent_uses_of_one_refresh_token_rotate_it_once_and_revoke_the_family(
-    server, rp, user
+    server, public_rp, user
 ):
-    relying, result = _authorized(server, rp, user)
+    """A public client (no reuse interval by default): exactly one use rotates, every other is
+    a replay. A confidential client's concurrent uses: ``test_refresh_reuse.py``."""
+    relying, result = _authorized(server, public_rp, user)
     first = relying.redeem(result).json()
     body = {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]}
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -193,14 +198,22 @@ def test_client_credentials_refused_for_a_client_not_registered_for_it(server, r
 
 
 def test_grant_type_in_the_query_string_runs_one_grant_whose_writes_all_commit(server, rp, user):
-    """Authlib reads ``grant_type`` from the query string before the body. Whichever grant it
-    runs, its writes commit together: the code is consumed (a replay is refused and revokes
-    what it issued), the access token is recorded (introspection answers active) and audited."""
+    """Authlib reads ``grant_type`` from the query string too. Whichever grant it runs, its
+    writes commit together: the code is consumed (a replay is refused and revokes what it
+    issued), the access token is recorded (introspection answers active) and audited. A
+    ``grant_type`` in the query string and another in the body is a repeated parameter (RFC 6749
+    3.1), refused before any grant runs."""
     relying, result = _authorized(server, rp, user)
+    both = requests.post(
+        relying.meta["token_endpoint"] + "?grant_type=authorization_code",
+        data={"grant_type": "refresh_token", "refresh_token": "x"},
+        auth=(rp["client_id"], rp["client_secret"]),
+        timeout=30,
+    )
+    assert both.status_code == 400 and _error(both) == "invalid_request"
     response = requests.post(
         relying.meta["token_endpoint"] + "?grant_type=authorization_code",
         data={
-            "grant_type": "refresh_token",
             "code": result.params["code"],
             "redirect_uri": relying.redirect_uri,
             "code_verifier": result.verifier,
