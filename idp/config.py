@@ -24,6 +24,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE = PROJECT_ROOT / "instance"
 
 
+#: A replay of a rotated refresh token goes undetected for this long at most: a lost response
+#: is retried within seconds, and a longer interval only helps a thief.
+MAX_REFRESH_REUSE_INTERVAL = 60
+
+
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the variable and what is wrong."""
 
@@ -86,6 +91,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ID_TOKEN_TTL", 600, int, "seconds"),
     Setting("AUTHORIZATION_CODE_TTL", 60, int, "seconds, at most 60"),
     Setting("REFRESH_TOKEN_TTL", 30 * 86400, int, "absolute lifetime of a refresh family, s"),
+    Setting(
+        "REFRESH_REUSE_INTERVAL",
+        10,
+        int,
+        "seconds a just-rotated refresh token may be presented again by its client, 0 to 60",
+    ),  # fmt: skip
+    Setting("REFRESH_REUSE_PUBLIC", False, _bool, "public clients get the reuse interval too"),
     Setting("SESSION_TTL", 12 * 3600, int, "provider sign-in session lifetime, seconds"),
     Setting("PASSWORD_RESET_TTL", 900, int, "seconds a reset link stays valid"),
     Setting("EMAIL_CHANGE_TTL", 900, int, "seconds a link confirming a new email stays valid"),
@@ -190,6 +202,10 @@ def _validate(values: dict) -> None:
     if not 1 <= values["LOCKOUT_THRESHOLD"] <= 100:
         raise ConfigError("IDP_LOCKOUT_THRESHOLD: between 1 and 100 (NIST SP 800-63B)")
     _validate_password_backoff(values)
+    if not 0 <= values["REFRESH_REUSE_INTERVAL"] <= MAX_REFRESH_REUSE_INTERVAL:
+        raise ConfigError(
+            f"IDP_REFRESH_REUSE_INTERVAL: between 0 (off) and {MAX_REFRESH_REUSE_INTERVAL} seconds"
+        )
     for key in (
         "ACCESS_TOKEN_TTL", "ID_TOKEN_TTL", "REFRESH_TOKEN_TTL", "SESSION_TTL", "EMAIL_CHANGE_TTL",
         "CHALLENGE_TTL", "CHALLENGE_MAX_ATTEMPTS", "STEPUP_WINDOW",

@@ -4,6 +4,10 @@
   concurrent redemptions cannot both win; the loser learns the code was replayed.
 * A refresh token is rotated at every use (RFC 9700 section 4.14.2): ``rotate_refresh`` is the
   same conditional UPDATE; replaying a rotated token revokes its whole family.
+* A family stays one chain: each refresh token records the one whose rotation issued it
+  (``rotated_from``), so a token rotated moments ago whose successor is still unused can be
+  re-issued once more (``supersede_successor``, the grant's reuse interval) while the successor
+  nobody received is retired, and at most one refresh token of a family is ever live.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from dataclasses import dataclass, fields
 
 from authlib.oauth2.rfc6749 import TokenMixin
 from authlib.oidc.core import AuthorizationCodeMixin
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, bindparam, update
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, bindparam, select, update
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
@@ -106,6 +110,10 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
     code_id: Mapped[int | None] = mapped_column(
         ForeignKey("authorization_codes.id", ondelete="SET NULL"), nullable=True
     )
+    # The id of the refresh token whose rotation issued this one (migration 0013). A plain id,
+    # not a foreign key: it is only compared (``supersede_successor``), and a key would make
+    # every token INSERT check it and every token DELETE (a user's, by cascade) scan for it.
+    rotated_from: Mapped[int | None] = mapped_column(nullable=True)
 
     @staticmethod
     def rotate_refresh(digest: str, client_id: str) -> RotatedRefresh | None:
@@ -116,6 +124,24 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
         """
         found = _ROTATE.first(digest=digest, owner=client_id, at=now())
         return RotatedRefresh(*found) if found is not None else None
+
+    @staticmethod
+    def presented_refresh(digest: str) -> PresentedRefresh | None:
+        """The refresh token with this digest as it stands, whatever its state or client: what
+        a grant looks at once ``rotate_refresh`` found no live token to rotate."""
+        found = _PRESENTED.first(digest=digest)
+        return PresentedRefresh(RotatedRefresh(*found[:-2]), *found[-2:]) if found else None
+
+    @staticmethod
+    def supersede_successor(previous: RotatedRefresh, at: int) -> str | None:
+        """Retire the still unused successor of ``previous`` (rotated and revoked, access token
+        included) and return its ``jti``; ``None`` if it has been used or revoked meanwhile.
+
+        One conditional UPDATE, like the rotation: of two requests that would supersede the
+        same successor, or use it, exactly one wins.
+        """
+        found = _SUPERSEDE.first(family=previous.family, previous=previous.id, at=at)
+        return found[0] if found is not None else None
 
     def check_client(self, client) -> bool:
         return self.client_id == client.get_client_id()
@@ -159,6 +185,15 @@ class RotatedRefresh:
         return refresh_scope_of(self)
 
 
+@dataclass(frozen=True)
+class PresentedRefresh:
+    """A refresh token that could not be rotated, with the two facts that say why."""
+
+    token: RotatedRefresh
+    rotated_at: int | None
+    revoked_at: int | None
+
+
 def refresh_scope_of(row: Token | RotatedRefresh) -> str:
     """A refresh token's own scope; a row from before migration 0010 has none: its ``scope``."""
     return row.scope if row.refresh_scope is None else row.refresh_scope
@@ -176,6 +211,25 @@ _ROTATE = DriverStatement(
     )
     .values(rotated_at=bindparam("at"))
     .returning(*(_table.c[f.name] for f in fields(RotatedRefresh)))
+)
+_PRESENTED = DriverStatement(
+    select(
+        *(_table.c[f.name] for f in fields(RotatedRefresh)),
+        _table.c.rotated_at,
+        _table.c.revoked_at,
+    ).where(_table.c.refresh_digest == bindparam("digest"))
+)
+# By family first: ``ix_tokens_family`` finds the few rows of one family; no index of its own.
+_SUPERSEDE = DriverStatement(
+    _table.update()
+    .where(
+        _table.c.family == bindparam("family"),
+        _table.c.rotated_from == bindparam("previous"),
+        _table.c.rotated_at.is_(None),
+        _table.c.revoked_at.is_(None),
+    )
+    .values(rotated_at=bindparam("at"), revoked_at=bindparam("at"))
+    .returning(_table.c.jti)
 )
 
 

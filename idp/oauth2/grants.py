@@ -4,10 +4,14 @@
   2.1.1) unless a confidential one was registered with the audited opt-out.
 * Code redemption: consumed atomically; a replayed code revokes every token issued from it
   (RFC 6749 section 4.1.2). Refresh tokens rotate; a replayed one revokes its family
-  (RFC 9700 section 4.14.2).
+  (RFC 9700 section 4.14.2), with a short reuse interval for a response that was lost
+  (``RefreshTokenGrant``).
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NoReturn
 
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.util import scope_to_list
@@ -23,7 +27,7 @@ from idp.clock import now
 from idp.extensions import db
 from idp.models import AuthorizationCode, Token, User
 from idp.models.statements import DriverStatement, leave_driver_transaction
-from idp.models.tokens import RotatedRefresh, revoke_where
+from idp.models.tokens import PresentedRefresh, RotatedRefresh, revoke_where
 from idp.oauth2 import claims as user_claims
 from idp.oauth2 import signing
 from idp.oauth2.errors import InvalidGrantError, InvalidRequestError
@@ -166,11 +170,30 @@ class OpenIDConnectCode(OpenIDCode):
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """RFC 6749 section 6 with rotation: every use retires the token and issues a successor.
+
+    RFC 9700 4.14.2: "If a refresh token is compromised and subsequently used by both the
+    attacker and the legitimate client, one of them will present an invalidated refresh token,
+    which will inform the authorization server of the breach", which then revokes the family.
+
+    A response can be lost after the rotation committed (a worker killed, a connection cut), and
+    the client's retry would then revoke its own family. Like hosted providers' reuse interval,
+    a token rotated at most ``IDP_REFRESH_REUSE_INTERVAL`` seconds ago whose successor is still
+    unused is re-issued to the client it belongs to, once authenticated (a public client only
+    with ``IDP_REFRESH_REUSE_PUBLIC``): that successor, which nobody has used, is retired in the
+    same transaction, so the family stays one chain with one live token, and whoever holds the
+    retired one (had it been received after all) presents a rotated token, a replay. The
+    interval counts from the first rotation, so retries cannot extend it. Anything else that
+    presents a rotated token (after the interval, another client, a successor already used) is
+    a replay and revokes the family.
+    """
+
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True
+    reused: Reuse | None = None
 
     def _validate_request_token(self, client) -> RotatedRefresh:
-        """Rotate in one conditional UPDATE; only a failure looks closer (replay revokes)."""
+        """Rotate in one conditional UPDATE; only a failure looks closer (reuse or replay)."""
         value = self.request.form.get("refresh_token")
         if not value:
             raise InvalidRequestError("Missing 'refresh_token' in request.")
@@ -178,16 +201,16 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         row = Token.rotate_refresh(digest, client.client_id)
         if row is not None:
             return row
+        presented, at = Token.presented_refresh(digest), now()
+        refusal = _reuse_refusal(presented, client, at)
+        if refusal is None:
+            superseded = Token.supersede_successor(presented.token, at)
+            if superseded is not None:
+                self.reused = Reuse(at - presented.rotated_at, superseded)
+                return presented.token
+            refusal = "successor_used"
         leave_driver_transaction()  # what follows needs the ORM, in db.session
-        row = db.session.execute(select(Token).where(Token.refresh_digest == digest)).scalar()
-        if row is None or not row.check_client(client):
-            raise InvalidGrantError("refresh token is invalid or was issued to another client")
-        if row.revoked_at is not None:
-            raise InvalidGrantError("refresh token was revoked")
-        if row.rotated_at is not None:
-            _revoke_family(row)
-            raise InvalidGrantError("refresh token was already used")
-        raise InvalidGrantError("refresh token has expired")
+        _refuse(presented, client, refusal)
 
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         """Unused: ``_validate_request_token`` does the lookup with rotation."""
@@ -199,21 +222,80 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return Principal.of(SubjectRef(*found), refresh_token) if found else None
 
     def revoke_old_credential(self, refresh_token: RotatedRefresh) -> None:
-        """Nothing to do: the old token was rotated atomically during validation."""
+        """Nothing to revoke: the old token was rotated atomically during validation. A reuse
+        is audited here, in the same transaction as the successor it issued."""
+        if self.reused is not None:
+            audit.record(
+                "refresh_reuse_within_interval",
+                client_id=refresh_token.client_id,
+                subject=self.request.user.user.sub,
+                seconds_since_rotation=self.reused.seconds_since_rotation,
+                superseded_jti=self.reused.superseded_jti,
+            )
 
 
 _SUBJECT = DriverStatement(select(User.id, User.sub).where(User.id == bindparam("id")))
 
 
-def _revoke_family(row: Token) -> None:
+@dataclass(frozen=True)
+class Reuse:
+    """A just-rotated refresh token re-issued within the reuse interval."""
+
+    seconds_since_rotation: int
+    superseded_jti: str  # the access token issued with the successor that was retired
+
+
+def _reuse_refusal(presented: PresentedRefresh | None, client, at: int) -> str | None:
+    """Why ``presented`` may not be re-issued within the reuse interval, or ``None`` if it may
+    (provided its successor is still unused): rotated at most the interval ago, not revoked,
+    presented by the authenticated client it belongs to, its family still alive."""
+    config = current_app.config
+    if presented is None or presented.rotated_at is None:
+        return "not_rotated"
+    if presented.token.client_id != client.client_id:
+        return "another_client"
+    if presented.revoked_at is not None:
+        return "revoked"
+    if client.is_public and not config["REFRESH_REUSE_PUBLIC"]:
+        return "public_client"  # nothing authenticates a public client: only where configured
+    if config["REFRESH_REUSE_INTERVAL"] == 0:
+        return "no_reuse_interval"
+    if at - presented.rotated_at > config["REFRESH_REUSE_INTERVAL"]:
+        return "after_interval"  # (a worker whose clock is behind sees a negative age: recent)
+    if presented.token.family_expires_at <= at:
+        return "family_expired"
+    return None
+
+
+def _refuse(presented: PresentedRefresh | None, client, reason: str) -> NoReturn:
+    """Why a refresh token that could be neither rotated nor re-issued is refused.
+
+    A rotated one is a replay whoever presents it (RFC 9700 4.14.2): its family is revoked,
+    and the audit says why it was not re-issued (``reason``). A live one of another client is
+    refused and left alone: it has not been used twice.
+    """
+    if presented is None:
+        raise InvalidGrantError("refresh token is invalid or was issued to another client")
+    if presented.rotated_at is not None:
+        _revoke_family(presented.token, reason)
+        raise InvalidGrantError("refresh token was already used")
+    if presented.token.client_id != client.client_id:
+        raise InvalidGrantError("refresh token is invalid or was issued to another client")
+    if presented.revoked_at is not None:
+        raise InvalidGrantError("refresh token was revoked")
+    raise InvalidGrantError("refresh token has expired")
+
+
+def _revoke_family(token: RotatedRefresh, reason: str) -> None:
     db.session.rollback()
-    revoked = revoke_where(Token.family == row.family)
+    revoked = revoke_where(Token.family == token.family)
     audit.record(
         "refresh_replay_detected",
         outcome="failure",
-        client_id=row.client_id,
-        subject=audit.subject_of(row.user_id),
+        client_id=token.client_id,
+        subject=audit.subject_of(token.user_id),
         tokens_revoked=revoked,
+        reason=reason,
     )
     db.session.commit()
 

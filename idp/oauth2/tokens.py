@@ -118,6 +118,7 @@ def save_token(token: dict, request) -> None:
         "refresh_scope": None,
         "family": None,
         "family_expires_at": None,
+        "rotated_from": None,
     }
     if "refresh_token" in token:
         row.update(
@@ -137,7 +138,7 @@ def save_token(token: dict, request) -> None:
 _COLUMNS = (
     "jti", "client_id", "user_id", "scope", "grant_type", "issued_at", "access_expires_at",
     "acr", "amr", "auth_time", "sid", "code_id", "refresh_digest", "refresh_scope", "family",
-    "family_expires_at",
+    "family_expires_at", "rotated_from",
 )  # fmt: skip
 _INSERT = DriverStatement(strict_insert(Token.__table__, _COLUMNS))
 
@@ -145,11 +146,13 @@ _INSERT = DriverStatement(strict_insert(Token.__table__, _COLUMNS))
 def _family(
     refresh_token: str, previous: RotatedRefresh | None, code_id: int | None, scope: str
 ) -> dict:
-    """A new refresh token continues its predecessor's family and keeps its scope, not a
-    narrowed one (RFC 6749 section 6); or it starts a family with the granted ``scope``."""
+    """A new refresh token continues its predecessor's family, records that predecessor (the
+    family is one chain) and keeps its scope, not a narrowed one (RFC 6749 section 6); or it
+    starts a family with the granted ``scope``."""
+    rotated_from = None
     if previous is not None:
         family, expires, code_id = previous.family, previous.family_expires_at, previous.code_id
-        scope = previous.get_scope()
+        scope, rotated_from = previous.get_scope(), previous.id
     else:
         family = random_tokens.token(16)
         expires = now() + current_app.config["REFRESH_TOKEN_TTL"]
@@ -159,6 +162,7 @@ def _family(
         "family": family,
         "family_expires_at": expires,
         "code_id": code_id,
+        "rotated_from": rotated_from,
     }
 
 
