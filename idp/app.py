@@ -60,9 +60,9 @@ def _init_extensions(app: Flask) -> None:
     from idp.oauth2 import server
     from idp.web import outage, pages
 
+    pages.init_app(app)  # first: its request checks run before CSRF protection reads the form
     db.init_app(app)
     csrf.init_app(app)
-    pages.init_app(app)
     outage.init_app(app)
     server.init_app(app)
     encryption.init_app(app)

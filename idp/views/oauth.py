@@ -252,7 +252,7 @@ def token():
     if refused is not None:
         return refused
     with driver_transaction() as transaction:
-        response = authorization.create_token_response()
+        response = _answered(authorization.create_token_response)
     if transaction.claimed and response.status_code == 200:
         return response
     return _committed(response)
@@ -261,13 +261,26 @@ def token():
 @bp.route("/revoke", methods=["POST"])
 @csrf.exempt
 def revoke():
-    return _malformed() or _committed(authorization.create_endpoint_response("revocation"))
+    return _malformed() or _committed(
+        _answered(authorization.create_endpoint_response, "revocation")
+    )
 
 
 @bp.route("/introspect", methods=["POST"])
 @csrf.exempt
 def introspect():
-    return _malformed() or _committed(authorization.create_endpoint_response("introspection"))
+    endpoint = authorization.create_endpoint_response
+    return _malformed() or _committed(_answered(endpoint, "introspection"))
+
+
+def _answered(create, *args):
+    """Authlib's response, or its JSON error for a request it refuses before its own error
+    handling: one whose URL is not https and not loopback (a Host header it cannot trust),
+    ``insecure_transport`` (RFC 6749 1.6, 3.1)."""
+    try:
+        return create(*args)
+    except errors.OAuth2Error as error:
+        return authorization.handle_error_response(None, error)
 
 
 def _malformed():

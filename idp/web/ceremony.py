@@ -15,6 +15,9 @@ from flask_wtf.csrf import CSRFError
 from idp.extensions import db
 from idp.models.rate_limits import RateLimited
 
+#: A ceremony's call is a few kilobytes (options, or an attestation with its certificates).
+MAX_BODY = 64 * 1024
+
 
 def refuse(message: str, status: int = 400, **extra: Any):
     return jsonify(error=message, **extra), status
@@ -23,15 +26,14 @@ def refuse(message: str, status: int = 400, **extra: Any):
 def body() -> dict:
     """The call's JSON object; anything else, or one with a NUL character anywhere (no value of
     a ceremony has a use for one, and PostgreSQL text cannot hold it), reads as empty."""
-    if b"\\u0000" in request.get_data():
+    raw = request.get_data()
+    if len(raw) > MAX_BODY or b"\\u0000" in raw:
         return {}
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes: not a ceremony's answer
+        return {}
     return data if isinstance(data, dict) else {}
-
-
-def next_key(value: Any) -> str:
-    """The waiting request a ceremony resumes, as the script sends it."""
-    return value[:64] if isinstance(value, str) else ""
 
 
 def answer_in_json(bp: Blueprint) -> None:

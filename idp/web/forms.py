@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from idp.accounts.passwords import MAX_LENGTH, MIN_LENGTH
+from idp.web.sessions import next_key
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
+
+
+def without_controls(value: str | None) -> str | None:
+    """A typed email never holds a control character; dropped so none is echoed back."""
+    return _CONTROLS.sub("", value) if isinstance(value, str) else value
+
+
+#: The ``next`` hidden field: a waiting request's key or an account page (``sessions.next_key``).
+NEXT = {"filters": [next_key]}
 EMAIL = Regexp(r"^[^@\s]+@[^@\s]+$", message="Enter an email address like name@example.com.")
 NEW_PASSWORD = [
     DataRequired(message="Choose a password."),
@@ -16,20 +29,28 @@ NEW_PASSWORD = [
 
 
 class SignInForm(FlaskForm):
-    email = EmailField("Email", [DataRequired(message="Enter your email."), Length(max=320)])
+    email = EmailField(
+        "Email",
+        [DataRequired(message="Enter your email."), Length(max=320)],
+        filters=[without_controls],
+    )
     password = PasswordField("Password", [DataRequired(message="Enter your password.")])
-    next = HiddenField()
+    next = HiddenField(**NEXT)
 
 
 class RegisterForm(FlaskForm):
     name = StringField("Name", [Length(max=200)])
-    email = EmailField("Email", [DataRequired(message="Enter your email."), EMAIL])
+    email = EmailField(
+        "Email", [DataRequired(message="Enter your email."), EMAIL], filters=[without_controls]
+    )
     password = PasswordField("Password", NEW_PASSWORD)
-    next = HiddenField()
+    next = HiddenField(**NEXT)
 
 
 class ForgotPasswordForm(FlaskForm):
-    email = EmailField("Email", [DataRequired(message="Enter your email."), EMAIL])
+    email = EmailField(
+        "Email", [DataRequired(message="Enter your email."), EMAIL], filters=[without_controls]
+    )
 
 
 class ResetPasswordForm(FlaskForm):
@@ -44,7 +65,11 @@ class ProfileForm(FlaskForm):
 
 
 class ChangeEmailForm(FlaskForm):
-    email = EmailField("New email", [DataRequired(message="Enter the new email."), EMAIL])
+    email = EmailField(
+        "New email",
+        [DataRequired(message="Enter the new email."), EMAIL],
+        filters=[without_controls],
+    )
 
 
 class ChangePasswordForm(FlaskForm):
@@ -68,14 +93,14 @@ class CodeForm(FlaskForm):
         "Code", [DataRequired(message="Enter the code."), Length(max=32, message="Too long.")]
     )
     challenge = HiddenField()
-    next = HiddenField()
+    next = HiddenField(**NEXT)
     remember = BooleanField("Remember this browser")
 
 
 class ResendForm(FlaskForm):
     """ "Send a new code": a button, and the waiting request to come back to."""
 
-    next = HiddenField()
+    next = HiddenField(**NEXT)
 
 
 class EnrollTotpForm(FlaskForm):

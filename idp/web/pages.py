@@ -12,6 +12,7 @@ import re
 from datetime import UTC, datetime
 
 from flask import Flask, g, render_template, request
+from flask.globals import request_ctx
 from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -66,7 +67,8 @@ class RowIdConverter(IntegerConverter):
 
 
 class MalformedInput(BadRequest):
-    """A NUL character in a parameter, form field or header: refused before any view reads it.
+    """A NUL character in a parameter, form field or header, or a form field with no name:
+    refused before CSRF protection or any view reads the request.
 
     PostgreSQL text cannot hold one (the same input would be stored on SQLite and fail on
     PostgreSQL), and no parameter, field or header of ours has a use for it. The protocol
@@ -101,7 +103,7 @@ def _refuse_nul() -> None:
     pairs = [*request.headers.items(), *request.args.items(multi=True)]
     if request.method == "POST" and request.mimetype != "application/json":
         pairs += request.form.items(multi=True)
-    if any("\x00" in name or "\x00" in value for name, value in pairs):
+    if any(name is None or "\x00" in name or "\x00" in value for name, value in pairs):
         raise MalformedInput()
 
 
@@ -151,6 +153,8 @@ def _csrf_error(error: CSRFError):
 
 
 def _http_error(error: HTTPException):
+    if request_ctx.url_adapter is None:  # a Host werkzeug cannot read: no page can link a URL
+        return f"{error.code} {error.name}", error.code, {"Content-Type": "text/plain"}
     body = render_template("error.html", title=error.name, description=error.description)
     return body, error.code
 

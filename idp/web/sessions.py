@@ -8,6 +8,7 @@ LoginSession id both change), so a session id planted before sign-in is worthles
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from flask import current_app, session
@@ -27,6 +28,16 @@ AFTER_ENROLL = "after_enroll"
 #: The user postponed enrollment in this sign-in session (a new sign-in clears the whole cookie
 #: session, so the next sign-in asks again).
 ENROLLMENT_SKIPPED = "enroll_skipped"
+
+
+_NEXT_KEY = re.compile(r"[A-Za-z0-9_-]{0,64}")
+
+
+def next_key(value: object) -> str:
+    """A ``next`` value as the pages pass it on: a waiting request's key or an account page's
+    name; anything else (too long, other characters, not a string) reads as none, so it is
+    never echoed into a page."""
+    return value if isinstance(value, str) and _NEXT_KEY.fullmatch(value) else ""
 
 
 def current() -> LoginSession | None:

@@ -38,7 +38,7 @@ from idp.views.signin.delivered_code import NO_LONGER_VALID, attach_live, send_s
 from idp.views.signin.flow import adding_factor
 from idp.views.signin.second_factor import attempt
 from idp.web import ratelimit, sessions
-from idp.web.forms import EMAIL, CodeForm, ResendForm
+from idp.web.forms import EMAIL, CodeForm, ResendForm, without_controls
 
 bp = Blueprint("delivery", __name__)
 
@@ -49,7 +49,9 @@ NAME = [DataRequired(message="Give it a name."), Length(max=100, message="At mos
 class EnrollEmailForm(FlaskForm):
     name = StringField("Name for this method", NAME)
     email = EmailField(
-        "Email address", [DataRequired(message="Enter an email address."), EMAIL, Length(max=320)]
+        "Email address",
+        [DataRequired(message="Enter an email address."), EMAIL, Length(max=320)],
+        filters=[without_controls],
     )
 
 

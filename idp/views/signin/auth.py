@@ -35,7 +35,7 @@ def _login_hint(next_key: str | None) -> str:
 def login():
     form = SignInForm()
     if not form.is_submitted():
-        form.next.data = form.next.data or _request_arg("next")
+        form.next.data = form.next.data or sessions.next_key(request.args.get("next"))
         form.email.data = _login_hint(form.next.data)
     if not form.validate_on_submit():
         status = 400 if form.is_submitted() else 200
@@ -71,7 +71,7 @@ def register():
         abort(404)
     form = RegisterForm()
     if not form.is_submitted():
-        form.next.data = _request_arg("next")
+        form.next.data = sessions.next_key(request.args.get("next"))
     if form.validate_on_submit():
         try:
             user = users.create(form.email.data, form.password.data, name=form.name.data or "")
@@ -133,7 +133,3 @@ def _reset_mail(link: str, ttl: int) -> str:
 
 def _registration() -> bool:
     return bool(current_app.config["SELF_REGISTRATION"])
-
-
-def _request_arg(name: str) -> str:
-    return request.args.get(name, "")[:64]

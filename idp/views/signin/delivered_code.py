@@ -24,6 +24,7 @@ from idp.views.signin.second_factor import (
     second_factor_step,
     try_again_at,
 )
+from idp.web import sessions
 from idp.web.forms import CodeForm, ResendForm
 
 bp = Blueprint("code_signin", __name__)
@@ -52,11 +53,11 @@ def _signin_state(factor_id: int) -> tuple[LoginSession, User, Factor] | None:
 def verify(factor_id: int):
     state = _signin_state(factor_id)
     if state is None:
-        return redirect(url_for("auth.login", next=request.values.get("next", "")[:64]))
+        return redirect(url_for("auth.login", next=sessions.next_key(request.values.get("next"))))
     login_session, user, factor = state
     form = CodeForm()
     if not form.is_submitted():
-        form.next.data = request.args.get("next", "")[:64]
+        form.next.data = sessions.next_key(request.args.get("next"))
         error = None
         if delivered_code.live_challenge(factor, login_session.id, challenges.SIGNIN) is None:
             error = _send(user, factor, login_session)
@@ -89,7 +90,7 @@ def resend(factor_id: int):
     resend_form = ResendForm()
     if not resend_form.validate_on_submit():
         abort(400)
-    next_key = (resend_form.next.data or "")[:64]
+    next_key = sessions.next_key(resend_form.next.data)
     error = _send(user, factor, login_session)
     if error is None:
         flash(f"We sent a new code to {delivered_code.masked(factor)}. Earlier codes expired.")

@@ -49,7 +49,7 @@ def _prompt():
 
 @bp.route("/")
 def index():
-    next_key = request.args.get("next", "")[:64]
+    next_key = sessions.next_key(request.args.get("next"))
     user, decision = _prompt()
     if user is None:
         return redirect(url_for("auth.login", next=next_key))
@@ -81,7 +81,7 @@ def _grace_until(user, policy) -> str | None:
 def skip():
     """Postpone: allowed only when the policy says the enrollment is skippable."""
     ConfirmForm().validate_on_submit() or abort(400)
-    next_key = request.form.get("next", "")[:64]
+    next_key = sessions.next_key(request.form.get("next"))
     user, decision = _prompt()
     if user is None:
         return redirect(url_for("auth.login", next=next_key), code=303)

@@ -38,7 +38,7 @@ TYPED_CODE_PAGE = "mfa.verify"
 def choose():
     """Go to the method used last (the page links to the others)."""
     user = sessions.current_user()
-    next_key = request.args.get("next", "")[:64]
+    next_key = sessions.next_key(request.args.get("next"))
     if user is None:
         return redirect(url_for("auth.login", next=next_key))
     available = usable_factors(user, next_key)
@@ -57,11 +57,11 @@ def verify(factor_id: int):
     login_session, user, factor = state
     page = registry.kind_of(factor).signin_page
     if page != TYPED_CODE_PAGE:
-        next_key = request.values.get("next", "")[:64]
+        next_key = sessions.next_key(request.values.get("next"))
         return redirect(url_for(page, factor_id=factor.id, next=next_key))
     form = CodeForm()
     if not form.is_submitted():
-        form.next.data = request.args.get("next", "")[:64]
+        form.next.data = sessions.next_key(request.args.get("next"))
         _new_challenge(form, login_session, user, factor)
         return _page(form, factor, user)
     if not form.validate_on_submit():

@@ -55,7 +55,7 @@ def _second_factor_state(factor_id: int) -> tuple[LoginSession, User, Factor] | 
 
 @bp.route("/mfa/passkey/<int:factor_id>")
 def second_factor(factor_id: int):
-    next_key = ceremony.next_key(request.args.get("next", ""))
+    next_key = sessions.next_key(request.args.get("next", ""))
     state = _second_factor_state(factor_id)
     if state is None:
         return redirect(url_for("auth.login", next=next_key))
@@ -96,7 +96,7 @@ def second_factor_verify(factor_id: int):
         return ceremony.refuse(EXPIRED)
     except FactorError as error:
         return ceremony.refuse(str(error))
-    next_url = continue_to(ceremony.next_key(body.get("next"))).location
+    next_url = continue_to(sessions.next_key(body.get("next"))).location
     response = remember_browser(user, jsonify(redirect=next_url), body.get("remember") is True)
     db.session.commit()
     return response
@@ -150,7 +150,7 @@ def verify():
                      method=passkey.KIND.method)  # fmt: skip
         db.session.commit()  # keep the challenge's state and the audit record
         return ceremony.refuse(str(error))
-    next_key = ceremony.next_key(body.get("next"))
+    next_key = sessions.next_key(body.get("next"))
     sessions.sign_in(user, result.method, list(result.amr), for_request=next_key)
     audit.record("sign_in", actor=user.email, subject=user.sub, method=result.method)
     db.session.commit()
