@@ -18,7 +18,6 @@ METHOD_KIND = {
     "sms_otp": "sms",
     "backup_code": "backup_codes",
 }
-KIND_METHOD = {kind: method for method, kind in METHOD_KIND.items()}
 
 
 @dataclass(frozen=True)

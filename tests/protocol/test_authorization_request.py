@@ -3,105 +3,99 @@
 from __future__ import annotations
 
 import time
-from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
-import requests
 
-from tests.support.oidc import HostedPages, RelyingParty
-
-
-def _authorize(server, params: dict) -> requests.Response:
-    return requests.get(server.url + "/authorize", params=params, allow_redirects=False)
-
-
-def _base(rp, **extra) -> dict:
-    return {
-        "response_type": "code",
-        "client_id": rp["client_id"],
-        "redirect_uri": rp["redirect_uris"][0],
-        "scope": "openid",
-        "state": "st",
-        **extra,
-    }
-
-
-def _query(response) -> dict:
-    return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
+from tests.support.oidc import (
+    HostedPages,
+    RelyingParty,
+    authorization_params,
+    authorize,
+    redirect_query,
+)
 
 
 def test_unregistered_redirect_uri_shows_error_page_and_never_redirects(server, rp):
-    response = _authorize(server, _base(rp, redirect_uri="http://localhost:9/evil"))
+    response = authorize(server, authorization_params(rp, redirect_uri="http://localhost:9/evil"))
     assert response.status_code == 400
     assert "Location" not in response.headers
     assert "invalid_request" in response.text
 
 
 def test_redirect_uri_with_added_query_is_not_the_registered_one(server, rp):
-    response = _authorize(server, _base(rp, redirect_uri=rp["redirect_uris"][0] + "?x=1"))
+    response = authorize(
+        server, authorization_params(rp, redirect_uri=rp["redirect_uris"][0] + "?x=1")
+    )
     assert response.status_code == 400 and "Location" not in response.headers
 
 
 def test_unknown_client_shows_error_page(server, rp):
-    response = _authorize(server, _base(rp, client_id="nobody"))
+    response = authorize(server, authorization_params(rp, client_id="nobody"))
     assert response.status_code == 400 and "Location" not in response.headers
     assert "invalid_client" in response.text
 
 
 def test_missing_response_type_is_invalid_request_sent_to_the_client(server, rp):
-    params = _base(rp)
+    params = authorization_params(rp)
     del params["response_type"]
-    response = _authorize(server, params)
+    response = authorize(server, params)
     assert response.status_code == 302
-    assert _query(response)["error"] == "invalid_request"
-    assert _query(response)["state"] == "st"
-    assert _query(response)["iss"] == server.url  # RFC 9207, on errors Authlib raised too
+    assert redirect_query(response)["error"] == "invalid_request"
+    assert redirect_query(response)["state"] == "st"
+    assert redirect_query(response)["iss"] == server.url  # RFC 9207, on errors Authlib raised too
 
 
 @pytest.mark.parametrize("response_type", ["token", "id_token", "code id_token"])
 def test_other_response_types_are_unsupported(server, rp, response_type):
-    response = _authorize(server, _base(rp, response_type=response_type))
+    response = authorize(server, authorization_params(rp, response_type=response_type))
     assert response.status_code == 302
-    assert _query(response)["error"] == "unsupported_response_type"
+    assert redirect_query(response)["error"] == "unsupported_response_type"
 
 
 def test_plain_pkce_is_refused(server, public_rp):
-    params = _base(public_rp, code_challenge="a" * 43, code_challenge_method="plain")
-    response = _authorize(server, params)
-    assert _query(response)["error"] == "invalid_request"
+    params = authorization_params(public_rp, code_challenge="a" * 43, code_challenge_method="plain")
+    response = authorize(server, params)
+    assert redirect_query(response)["error"] == "invalid_request"
 
 
 def test_pkce_challenge_without_method_is_refused_as_plain(server, public_rp):
-    response = _authorize(server, _base(public_rp, code_challenge="a" * 43))
-    assert _query(response)["error"] == "invalid_request"
+    response = authorize(
+        server, authorization_params(public_rp, pkce=False, code_challenge="a" * 43)
+    )
+    assert redirect_query(response)["error"] == "invalid_request"
 
 
 def test_public_client_without_pkce_is_refused(server, public_rp):
-    response = _authorize(server, _base(public_rp))
-    assert _query(response)["error"] == "invalid_request"
-    assert "PKCE" in _query(response)["error_description"]
+    response = authorize(server, authorization_params(public_rp, pkce=False))
+    assert redirect_query(response)["error"] == "invalid_request"
+    assert "PKCE" in redirect_query(response)["error_description"]
 
 
 def test_prompt_none_without_session_gives_login_required(server, rp):
-    pkce = {"code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGmSstw-cM"}
-    response = _authorize(server, _base(rp, prompt="none", code_challenge_method="S256", **pkce))
-    assert _query(response)["error"] == "login_required"
-    assert _query(response)["state"] == "st"
+    response = authorize(server, authorization_params(rp, prompt="none"))
+    assert redirect_query(response)["error"] == "login_required"
+    assert redirect_query(response)["state"] == "st"
 
 
 def test_prompt_none_with_another_value_is_invalid_request(server, rp):
-    response = _authorize(server, _base(rp, prompt="none login"))
-    assert _query(response)["error"] == "invalid_request"
+    response = authorize(server, authorization_params(rp, prompt="none login"))
+    assert redirect_query(response)["error"] == "invalid_request"
 
 
 @pytest.mark.parametrize("max_age", ["-1", "abc", "1.5"])
 def test_malformed_max_age_is_invalid_request(server, rp, max_age):
-    assert _query(_authorize(server, _base(rp, max_age=max_age)))["error"] == "invalid_request"
+    assert (
+        redirect_query(authorize(server, authorization_params(rp, max_age=max_age)))["error"]
+        == "invalid_request"
+    )
 
 
 def test_malformed_claims_parameter_is_invalid_request(server, rp):
-    assert _query(_authorize(server, _base(rp, claims="{not json")))["error"] == "invalid_request"
+    assert (
+        redirect_query(authorize(server, authorization_params(rp, claims="{not json")))["error"]
+        == "invalid_request"
+    )
 
 
 def _id_token(server, rp, user) -> tuple[RelyingParty, HostedPages, dict]:
@@ -114,16 +108,16 @@ def test_id_token_hint_with_alg_none_is_refused(server, rp, user):
     _, _, token = _id_token(server, rp, user)
     claims = jwt.decode(token["id_token"], options={"verify_signature": False})
     forged = jwt.encode(claims, None, algorithm="none")
-    response = _authorize(server, _base(rp, id_token_hint=forged))
-    assert _query(response)["error"] == "invalid_request"
+    response = authorize(server, authorization_params(rp, id_token_hint=forged))
+    assert redirect_query(response)["error"] == "invalid_request"
 
 
 def test_id_token_hint_with_bad_signature_is_refused(server, rp, user):
     _, _, token = _id_token(server, rp, user)
     head, body, sig = token["id_token"].split(".")
     tampered = f"{head}.{body}.{sig[:-4]}AAAA"
-    response = _authorize(server, _base(rp, id_token_hint=tampered))
-    assert _query(response)["error"] == "invalid_request"
+    response = authorize(server, authorization_params(rp, id_token_hint=tampered))
+    assert redirect_query(response)["error"] == "invalid_request"
 
 
 def test_valid_id_token_hint_with_prompt_none_reuses_the_session(server, rp, user):

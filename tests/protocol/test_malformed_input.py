@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tests.support.factors import password_sign_in
-from tests.support.oidc import HostedPages, csrf_token
+from tests.support.oidc import HostedPages, authorization_params, authorize, csrf_token
 
 NOT_UTF8_BASIC = "Basic " + base64.b64encode(b"\xff\xfe:\xff").decode()
 ENDPOINTS = {
@@ -65,17 +65,8 @@ def test_an_id_beyond_any_row_is_not_found(server, path, number):
     assert response.status_code == 404, response.text[:200]
 
 
-def _authorize(server, params) -> requests.Response:
-    return requests.get(f"{server.url}/authorize", params=params, allow_redirects=False)
-
-
 def _code_request(rp, **extra) -> dict:
-    return {
-        "response_type": "code", "client_id": rp["client_id"], "scope": "openid",
-        "redirect_uri": rp["redirect_uris"][0], "state": "st", "nonce": "n",
-        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGmSstw-cM",
-        "code_challenge_method": "S256", **extra,
-    }  # fmt: skip
+    return authorization_params(rp, **{"nonce": "n", **extra})
 
 
 @pytest.mark.parametrize(
@@ -96,7 +87,7 @@ def _code_request(rp, **extra) -> dict:
     ids=lambda bad: f"{next(iter(bad))}",
 )
 def test_malformed_authorization_request_is_refused_without_a_500(server, rp, bad):
-    response = _authorize(server, _code_request(rp, **bad))
+    response = authorize(server, _code_request(rp, **bad))
     assert response.status_code in (302, 400), response.text[:300]
     assert "Traceback" not in response.text
     if response.status_code == 302:
@@ -109,7 +100,7 @@ def test_malformed_authorization_request_is_refused_without_a_500(server, rp, ba
 def test_repeated_authorization_parameter_is_invalid_request(server, rp, name):
     value = _code_request(rp).get(name, "urn:idp:acr:mfa")
     pairs = [(k, v) for k, v in _code_request(rp).items() if k != name] + [(name, value)] * 2
-    response = _authorize(server, pairs)
+    response = authorize(server, pairs)
     assert response.status_code == 400 and "invalid_request" in response.text
 
 

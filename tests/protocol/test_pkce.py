@@ -4,23 +4,21 @@ client was registered with the audited opt-out."""
 from __future__ import annotations
 
 import secrets
-from urllib.parse import parse_qs, urlsplit
 
-import requests
-
-from tests.support.oidc import HostedPages, RelyingParty
-
-
-def _query(response) -> dict:
-    return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
+from tests.support.oidc import (
+    HostedPages,
+    RelyingParty,
+    authorization_params,
+    authorize,
+    redirect_query,
+)
 
 
 def test_confidential_client_without_pkce_is_refused(server, rp):
-    params = {"response_type": "code", "client_id": rp["client_id"], "scope": "openid",
-              "redirect_uri": rp["redirect_uris"][0], "state": "st"}  # fmt: skip
-    response = requests.get(server.url + "/authorize", params=params, allow_redirects=False)
-    assert _query(response)["error"] == "invalid_request"
-    assert "PKCE" in _query(response)["error_description"] and _query(response)["state"] == "st"
+    response = authorize(server, authorization_params(rp, pkce=False))
+    query = redirect_query(response)
+    assert query["error"] == "invalid_request"
+    assert "PKCE" in query["error_description"] and query["state"] == "st"
 
 
 def test_opted_out_client_completes_the_flow_without_pkce(server, no_pkce_rp, user):
@@ -33,7 +31,7 @@ def test_opted_out_client_completes_the_flow_without_pkce(server, no_pkce_rp, us
         response = browser.submit_login(
             response, user["email"], user["password"], relying.redirect_uri
         )
-    code = _query(response)["code"]
+    code = redirect_query(response)["code"]
     token = relying.post(
         relying.meta["token_endpoint"],
         {"grant_type": "authorization_code", "code": code, "redirect_uri": relying.redirect_uri},

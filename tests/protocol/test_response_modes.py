@@ -12,13 +12,19 @@
 from __future__ import annotations
 
 from html.parser import HTMLParser
-from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
 import requests
 
-from tests.support.oidc import HostedPages, RelyingParty, csrf_token
+from tests.support.oidc import (
+    HostedPages,
+    RelyingParty,
+    authorization_params,
+    authorize,
+    csrf_token,
+    redirect_query,
+)
 
 MFA = "urn:idp:acr:mfa"
 
@@ -45,27 +51,9 @@ class _FormPage(HTMLParser):
             self.buttons.append(attributes)
 
 
-def _authorize(server, params: dict, browser: requests.Session | None = None):
-    session = browser or requests.Session()
-    return session.get(server.url + "/authorize", params=params, allow_redirects=False)
-
-
-def _base(rp, **extra) -> dict:
-    return {
-        "response_type": "code",
-        "client_id": rp["client_id"],
-        "redirect_uri": rp["redirect_uris"][0],
-        "scope": "openid",
-        "state": "st",
-        "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuJWTM0zc3E",
-        "code_challenge_method": "S256",
-        **extra,
-    }
-
-
 def _query(response: requests.Response) -> dict:
     assert response.status_code in (302, 303), response.text[:500]
-    return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
+    return redirect_query(response)
 
 
 def _posted(response: requests.Response) -> tuple[dict, dict]:
@@ -97,7 +85,7 @@ def test_code_response_names_the_issuer(server, rp, user):
 
 
 def test_error_response_names_the_issuer(server, rp):
-    params = _query(_authorize(server, _base(rp, prompt="none")))
+    params = _query(authorize(server, authorization_params(rp, prompt="none")))
     assert params == {
         "error": "login_required",
         "error_description": params["error_description"],
@@ -132,20 +120,20 @@ def test_request_uri_is_refused_not_ignored(server, rp, user):
 
 def test_request_object_refusal_comes_before_what_the_object_may_hold(server, public_rp):
     """A public client's PKCE challenge may sit inside the object: the refusal says why."""
-    params = _base(public_rp, request="e30.e30.")
+    params = authorization_params(public_rp, request="e30.e30.")
     del params["code_challenge"], params["code_challenge_method"]
-    assert _query(_authorize(server, params))["error"] == "request_not_supported"
+    assert _query(authorize(server, params))["error"] == "request_not_supported"
 
 
 def test_request_object_with_an_unregistered_redirect_uri_stays_on_the_error_page(server, rp):
-    params = _base(rp, request="e30.e30.", redirect_uri="http://localhost:9/evil")
-    response = _authorize(server, params)
+    params = authorization_params(rp, request="e30.e30.", redirect_uri="http://localhost:9/evil")
+    response = authorize(server, params)
     assert response.status_code == 400 and "Location" not in response.headers
 
 
 @pytest.mark.parametrize("mode", ["fragment", "query.jwt", "web_message", "Form_Post"])
 def test_unknown_response_mode_is_invalid_request_in_the_query(server, rp, mode):
-    params = _query(_authorize(server, _base(rp, response_mode=mode)))
+    params = _query(authorize(server, authorization_params(rp, response_mode=mode)))
     assert params["error"] == "invalid_request" and "response_mode" in params["error_description"]
     assert params["state"] == "st" and params["iss"] == server.url
 
@@ -192,7 +180,7 @@ def test_form_post_page_may_post_only_to_the_redirect_uris_origin_and_is_never_s
 
 
 def test_form_post_delivers_errors_with_state_and_issuer(server, rp):
-    response = _authorize(server, _base(rp, prompt="none", response_mode="form_post"))
+    response = authorize(server, authorization_params(rp, prompt="none", response_mode="form_post"))
     form, posted = _posted(response)
     assert form["action"] == rp["redirect_uris"][0]
     assert posted["error"] == "login_required"
@@ -201,7 +189,9 @@ def test_form_post_delivers_errors_with_state_and_issuer(server, rp):
 
 def test_form_post_values_are_html_escaped(server, rp):
     state = '"><script>alert(\'x\')</script><input name="code" value="forged'
-    response = _authorize(server, _base(rp, prompt="none", response_mode="form_post", state=state))
+    response = authorize(
+        server, authorization_params(rp, prompt="none", response_mode="form_post", state=state)
+    )
     _, posted = _posted(response)
     assert posted["state"] == state and "code" not in posted
     assert "<script>alert" not in response.text
@@ -223,7 +213,7 @@ def test_form_post_to_a_private_use_scheme_is_invalid_request_in_the_query(serve
     client = server.create_client(
         "--name", "Native RP", "--redirect-uri", "com.example.app:/cb", "--first-party"
     )  # fmt: skip
-    params = _query(_authorize(server, _base(client, response_mode="form_post")))
+    params = _query(authorize(server, authorization_params(client, response_mode="form_post")))
     assert params["error"] == "invalid_request" and "form_post" in params["error_description"]
 
 

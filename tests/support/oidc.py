@@ -61,6 +61,37 @@ class HostedPages(requests.Session):
         return self.follow(urljoin(self.base, response.headers["Location"]), stop_at)
 
 
+#: A well-formed S256 ``code_challenge`` (RFC 7636 Appendix B), for requests whose code is
+#: never redeemed.
+CODE_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuJWTM0zc3E"
+
+
+def authorization_params(rp: dict, *, pkce: bool = True, **extra) -> dict:
+    """An authorization request of ``rp`` for a code (state ``st``), PKCE included unless not
+    wanted; ``extra`` adds or replaces parameters."""
+    params = {
+        "response_type": "code",
+        "client_id": rp["client_id"],
+        "redirect_uri": rp["redirect_uris"][0],
+        "scope": "openid",
+        "state": "st",
+    }
+    if pkce:
+        params |= {"code_challenge": CODE_CHALLENGE, "code_challenge_method": "S256"}
+    return {**params, **extra}
+
+
+def authorize(server, params, session: requests.Session | None = None) -> requests.Response:
+    """GET /authorize with ``params`` (a dict, or pairs to repeat one), no redirect followed."""
+    session = session or requests.Session()
+    return session.get(server.url + "/authorize", params=params, allow_redirects=False)
+
+
+def redirect_query(response: requests.Response) -> dict:
+    """The parameters of a redirect's Location (each once)."""
+    return {k: v[0] for k, v in parse_qs(urlsplit(response.headers["Location"]).query).items()}
+
+
 def hidden(html: str, name: str) -> str:
     match = re.search(rf'name="{name}"[^>]*value="([^"]*)"', html)
     return unescape(match.group(1)) if match else ""
