@@ -14,6 +14,18 @@ def token(nbytes: int = 32) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+def identifier(nbytes: int = 16) -> str:
+    """A random public identifier (a client_id) that never begins with ``-``.
+
+    Operators type these as command arguments (``idp clients update CLIENT_ID``), where a leading
+    dash would be read as an option; one in 64 URL-safe values starts with one, so draw again.
+    """
+    value = token(nbytes)
+    while value.startswith("-"):
+        value = token(nbytes)
+    return value
+
+
 def digest(value: str) -> str:
     """Hex SHA-256 of ``value``, the form in which secrets are stored."""
     return hashlib.sha256(value.encode()).hexdigest()

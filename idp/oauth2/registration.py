@@ -43,7 +43,7 @@ def register(
     """Create a client; returns it and its secret (``None`` for public clients), shown once."""
     secret = None if public else random_tokens.token(32)
     client = Client(
-        client_id=random_tokens.token(16),
+        client_id=random_tokens.identifier(16),
         secret_digest=random_tokens.digest(secret) if secret else None,
         name=name,
         redirect_uris=redirect_uris,

@@ -51,9 +51,13 @@ def issue(user: User, session: LoginSession, factor: Factor, purpose: str = chal
     return row
 
 
+def unique_address() -> str:
+    """A documentation IPv6 address no other test shares, so per-address counters start at 0."""
+    return f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
+
+
 def attempt(user, session, factor, challenge_id, response, address=None) -> Attempt:
-    address = address or f"198.51.100.{uuid.uuid4().int % 250}"
-    return Attempt(user, session, factor, challenge_id, response, address)
+    return Attempt(user, session, factor, challenge_id, response, address or unique_address())
 
 
 def wrong(secret: str) -> str:
@@ -103,7 +107,7 @@ def test_refusal_is_committed_before_it_is_raised(user):
     factor, secret = active_totp(user)
     session = login_session(user)
     challenge = issue(user, session, factor)
-    address = "198.51.100.7"
+    address = unique_address()
 
     with pytest.raises(WrongCode):
         answer.sign_in(attempt(user, session, factor, challenge.id, wrong(secret), address))
@@ -122,7 +126,7 @@ def test_per_address_limit_refuses_before_anything_is_verified(ctx, user, monkey
     factor, secret = active_totp(user)
     session = login_session(user)
     challenge = issue(user, session, factor)
-    address = f"203.0.113.{uuid.uuid4().int % 250}"
+    address = unique_address()
     with pytest.raises(WrongCode):
         answer.sign_in(attempt(user, session, factor, challenge.id, wrong(secret), address))
 
