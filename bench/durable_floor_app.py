@@ -35,15 +35,18 @@ GRANT = os.environ.get("DURABLE_GRANT", "client_credentials")
 FAMILY_TTL = 30 * 24 * 3600
 GENESIS = "0" * 64
 
+#: The columns the provider writes (``idp.oauth2.tokens._COLUMNS``), through migration 0013.
 _TOKEN_COLUMNS = (
     "jti, client_id, user_id, scope, grant_type, issued_at, access_expires_at, acr, amr, "
-    "auth_time, sid, code_id, refresh_digest, family, family_expires_at"
+    "auth_time, sid, code_id, refresh_digest, refresh_scope, family, family_expires_at, "
+    "rotated_from"
 )
-INSERT_TOKEN = f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+INSERT_TOKEN = f"INSERT INTO tokens ({_TOKEN_COLUMNS}) VALUES ({', '.join('?' * 17)})"
+#: A successor continues its predecessor's family and scope and records which token it replaced.
 ROTATE = (
     "UPDATE tokens SET rotated_at = ? WHERE refresh_digest = ? AND client_id = ? "
     "AND rotated_at IS NULL AND revoked_at IS NULL AND family_expires_at > ? "
-    "RETURNING user_id, family, family_expires_at"
+    "RETURNING id, user_id, family, family_expires_at, refresh_scope"
 )
 SUBJECT = "SELECT sub FROM users WHERE id = ?"
 LAST_HASH = "SELECT hash FROM audit_events ORDER BY seq DESC LIMIT 1"
@@ -83,14 +86,16 @@ def _record(claims: dict) -> None:
     db = _connection()
     db.execute("BEGIN IMMEDIATE")
     try:
-        user_id = subject = refresh_digest = family = family_expires = None
+        user_id = subject = refresh_digest = refresh_scope = family = family_expires = None
+        rotated_from = None
         if GRANT == "refresh_token":
-            user_id, family, family_expires = _rotate(db, claims["iat"])
+            rotated_from, user_id, family, family_expires, refresh_scope = _rotate(db, claims)
             subject = db.execute(SUBJECT, (user_id,)).fetchone()[0]
             refresh_digest = hashlib.sha256(secrets.token_urlsafe(32).encode()).hexdigest()
         row = (
             claims["jti"], claims["client_id"], user_id, claims["scope"], GRANT, claims["iat"],
-            claims["exp"], "", "[]", None, None, None, refresh_digest, family, family_expires,
+            claims["exp"], "", "[]", None, None, None, refresh_digest, refresh_scope, family,
+            family_expires, rotated_from,
         )  # fmt: skip
         db.execute(INSERT_TOKEN, row)
         _append_audit(db, claims, subject, refresh=refresh_digest is not None)
@@ -101,15 +106,16 @@ def _record(claims: dict) -> None:
     _worker["refresh_digest"] = refresh_digest
 
 
-def _rotate(db: sqlite3.Connection, at: int) -> tuple[int, str, int]:
-    """Rotate this worker's previous refresh token; its first request starts a family."""
-    previous = _worker["refresh_digest"]
+def _rotate(db: sqlite3.Connection, claims: dict) -> tuple[int | None, int, str, int, str]:
+    """Rotate this worker's previous refresh token: its id (the successor's ``rotated_from``),
+    user, family, family expiry and refresh scope. The first request starts a family."""
+    previous, at = _worker["refresh_digest"], claims["iat"]
     if previous is not None:
         rotated = db.execute(ROTATE, (at, previous, floor_app.CLIENT_ID, at)).fetchone()
         if rotated is None:
             raise RuntimeError("the previous refresh token was not rotated")
         return rotated
-    return USER_ID, secrets.token_urlsafe(16), at + FAMILY_TTL
+    return None, USER_ID, secrets.token_urlsafe(16), at + FAMILY_TTL, claims["scope"]
 
 
 def _append_audit(db: sqlite3.Connection, claims: dict, subject: str | None, refresh: bool):

@@ -20,7 +20,7 @@ from idp.extensions import db
 from idp.models import Token, User
 from idp.models.tokens import revoke_where
 from idp.oauth2 import signing
-from idp.oauth2.errors import InvalidRequestError
+from idp.oauth2.errors import InvalidRequestError, UnsupportedTokenTypeError
 from idp.oauth2.grants import AUTH_METHODS
 
 
@@ -60,7 +60,21 @@ def find_token(value: str, hint: str | None = None) -> FoundToken | None:
     return FoundToken(row, "refresh_token") if row else None
 
 
-class TokenRevocation(RevocationEndpoint):
+class _TokenTypeHint:
+    """A ``token_type_hint`` of neither kind is ``unsupported_token_type`` (RFC 7009 2.2.1), at
+    both endpoints as Authlib has it, but a 400 with a description that does not quote the
+    hint (``errors.UnsupportedTokenTypeError``)."""
+
+    SUPPORTED_TOKEN_TYPES: tuple[str, ...]
+
+    def check_params(self, request, client) -> None:
+        hint = request.form.get("token_type_hint")
+        if hint and hint not in self.SUPPORTED_TOKEN_TYPES:
+            raise UnsupportedTokenTypeError()
+        super().check_params(request, client)
+
+
+class TokenRevocation(_TokenTypeHint, RevocationEndpoint):
     CLIENT_AUTH_METHODS = AUTH_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> FoundToken | None:
@@ -81,7 +95,7 @@ class TokenRevocation(RevocationEndpoint):
         )
 
 
-class TokenIntrospection(IntrospectionEndpoint):
+class TokenIntrospection(_TokenTypeHint, IntrospectionEndpoint):
     CLIENT_AUTH_METHODS = AUTH_METHODS
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> FoundToken | None:

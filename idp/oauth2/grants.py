@@ -30,7 +30,7 @@ from idp.models.statements import DriverStatement, leave_driver_transaction
 from idp.models.tokens import PresentedRefresh, RotatedRefresh, revoke_where
 from idp.oauth2 import claims as user_claims
 from idp.oauth2 import signing
-from idp.oauth2.errors import InvalidGrantError, InvalidRequestError
+from idp.oauth2.errors import UNREGISTERED_REDIRECT_URI, InvalidGrantError, InvalidRequestError
 from idp.oauth2.principal import Principal, SubjectRef
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
@@ -63,6 +63,15 @@ class S256CodeChallenge(CodeChallenge):
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client) -> str:
+        """A redirect URI the client did not register is refused on the provider's page (RFC
+        6749 3.1.2.4) with text that does not quote it, as Authlib's does (``errors``)."""
+        uri = request.payload.redirect_uri
+        if uri and not client.check_redirect_uri(uri):
+            raise InvalidRequestError(UNREGISTERED_REDIRECT_URI)
+        return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
     def save_authorization_code(self, code: str, request) -> AuthorizationCode:
         principal: Principal = request.user

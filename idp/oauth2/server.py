@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, select
 
 from idp.models import Client
 from idp.models.statements import DriverStatement
-from idp.oauth2 import grants, tokens
+from idp.oauth2 import errors, grants, tokens
 from idp.oauth2.endpoints import RPInitiatedLogout, TokenIntrospection, TokenRevocation
 
 SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access"]
@@ -82,13 +82,45 @@ def _uri(request: Request) -> str:
 
 
 class Server(AuthorizationServer):
-    """Authlib's Flask server with our token generator in place of its bearer default."""
+    """Authlib's Flask server with our token generator in place of its bearer default, and
+    refusals of an unknown ``response_type`` or ``grant_type`` whose text does not quote it
+    (``errors``): Authlib's does, and fails with ``ValueError`` (a 500) on a ``"`` in it."""
 
     def create_bearer_token_generator(self, config):
         return tokens.generate_token
 
     def create_oauth2_request(self, request) -> FlaskOAuth2Request:
         return _Request(flask_request)
+
+    def get_authorization_grant(self, request):
+        """The grant of the request's ``response_type``, or ``unsupported_response_type``: sent
+        to the redirect URI if the client registered it, with the request's ``state`` (RFC 6749
+        4.1.2.1; Authlib leaves it out)."""
+        if any(
+            grant.check_authorization_endpoint(request) for grant, _ in self._authorization_grants
+        ):
+            return super().get_authorization_grant(request)
+        raise errors.UnsupportedResponseTypeError(
+            state=request.payload.state, redirect_uri=self._error_redirect_uri(request)
+        )
+
+    def get_token_grant(self, request):
+        """The grant of the request's ``grant_type``, or ``unsupported_grant_type`` (RFC 6749
+        5.2)."""
+        if any(grant.check_token_endpoint(request) for grant, _ in self._token_grants):
+            return super().get_token_grant(request)
+        raise errors.UnsupportedGrantTypeError()
+
+    def _error_redirect_uri(self, request) -> str | None:
+        """Where an authorization error may be sent before a grant validated the request: the
+        redirect URI its client registered (or the client's only one), else nowhere."""
+        client = self.query_client(request.payload.client_id) if request.payload.client_id else None
+        if client is None:
+            return None
+        uri = request.payload.redirect_uri
+        if not uri:
+            return client.get_default_redirect_uri()
+        return uri if client.check_redirect_uri(uri) else None
 
 
 authorization = Server()

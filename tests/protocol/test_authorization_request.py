@@ -51,6 +51,7 @@ def test_other_response_types_are_unsupported(server, rp, response_type):
     response = authorize(server, authorization_params(rp, response_type=response_type))
     assert response.status_code == 302
     assert redirect_query(response)["error"] == "unsupported_response_type"
+    assert redirect_query(response)["state"] == "st"  # RFC 6749 4.1.2.1: state, if sent
 
 
 def test_plain_pkce_is_refused(server, public_rp):
