@@ -1,6 +1,7 @@
 """State: SQLAlchemy models and their transitions. Nothing here talks to the network."""
 
 from idp.models.audit import AuditEvent
+from idp.models.browser_state import BrowserStateValue
 from idp.models.client import Client
 from idp.models.device import RateLimitCounter, TrustedDevice
 from idp.models.factor import BackupCode, Challenge, Factor
@@ -14,6 +15,7 @@ __all__ = [
     "AuthenticationEvent",
     "AuthorizationCode",
     "BackupCode",
+    "BrowserStateValue",
     "Challenge",
     "Client",
     "Consent",

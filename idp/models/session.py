@@ -1,8 +1,9 @@
 """The provider's sign-in session, the authentication events in it, and remembered consent.
 
-A ``LoginSession`` is server-side: the browser holds only its random id inside the signed session
-cookie, so signing out ends it for good. Each interactive authentication adds an
-``AuthenticationEvent`` carrying its RFC 8176 ``amr`` values; the policy reads these events.
+A ``LoginSession`` is server-side: the browser's session (``idp.web.session_store``, itself
+server-side) holds only its random id, so signing out ends it for good. Each interactive
+authentication adds an ``AuthenticationEvent`` carrying its RFC 8176 ``amr`` values; the policy
+reads these events.
 """
 
 from __future__ import annotations

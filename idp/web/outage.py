@@ -13,7 +13,7 @@ import time
 from contextlib import suppress
 
 import psycopg
-from flask import Flask, g, jsonify, render_template
+from flask import Flask, Response, g, jsonify, render_template
 from sqlalchemy.exc import InternalError, OperationalError, SQLAlchemyError
 
 from idp.extensions import db
@@ -50,6 +50,17 @@ def page(error: Exception):
         description="We cannot complete this just now. Please try again in a moment.",
     )
     return body, 503, {"Retry-After": str(RETRY_AFTER)}
+
+
+def replace(response: Response, error: Exception) -> None:
+    """Turn a response into the friendly 503 when the database failed after its view ran (the
+    browser's session is saved after the view: ``idp.web.session_store``)."""
+    body, status, headers = page(error)
+    response.set_data(body)
+    response.status_code = status
+    response.headers.pop("Location", None)
+    response.headers.update(headers)
+    response.mimetype = "text/html"
 
 
 def json_error(error: Exception):

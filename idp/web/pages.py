@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 
 from flask import Flask, g, render_template, request
 from flask.globals import request_ctx
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import IntegerConverter
@@ -21,6 +20,7 @@ from werkzeug.routing import IntegerConverter
 from idp import random_tokens
 from idp.extensions import db
 from idp.models.rate_limits import RateLimited
+from idp.web.session_store import ServerSideSessionInterface
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +37,6 @@ _SECURITY_HEADERS = (
 )
 _NO_STORE = (("Cache-Control", "no-store"), ("Pragma", "no-cache"))
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-
-
-class CookieSessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, which builds its signing serializer only for a request
-    that brought a session cookie: machine clients at the token endpoint never do, and
-    building it (key derivation, serializer set-up) would cost each of their requests."""
-
-    def open_session(self, app: Flask, request) -> SecureCookieSession | None:
-        brought = "HTTP_COOKIE" in request.environ  # checked before parsing any cookie
-        if not brought or not request.cookies.get(self.get_cookie_name(app)):
-            return self.session_class()
-        return super().open_session(app, request)
 
 
 class RowIdConverter(IntegerConverter):
@@ -80,7 +68,7 @@ class MalformedInput(BadRequest):
 def init_app(app: Flask) -> None:
     """Before any blueprint is registered: the routes' ``int`` converter is ``RowIdConverter``."""
     app.url_map.converters["int"] = RowIdConverter
-    app.session_interface = CookieSessionInterface()
+    app.session_interface = ServerSideSessionInterface()
     app.add_template_filter(_utc, "utc")
     app.before_request(_assign_request_id)
     app.before_request(_refuse_nul)

@@ -1,8 +1,9 @@
 """The browser's sign-in session and its pending authorization requests.
 
-The signed Flask cookie holds only the ``LoginSession`` id and, while a sign-in is under way, the
-authorization requests waiting for it. Signing in issues a fresh session (cookie content and
-LoginSession id both change), so a session id planted before sign-in is worthless after it.
+The browser's session (server-side, ``idp.web.session_store``) holds the ``LoginSession`` id and,
+while a sign-in is under way, the authorization requests waiting for it. Signing in issues a
+fresh session (cookie id and LoginSession id both change), so a session id planted before
+sign-in is worthless after it.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def sign_in(user: User, method: str, amr: list[str], for_request: str | None) ->
         pending[for_request]["a"] = True
     after_enroll = session.get(AFTER_ENROLL)
     session.clear()
+    session.rotate()  # a new id: one planted before sign-in names nothing after it
     session["pending"] = pending
     if after_enroll is not None:  # a re-authentication on the way to enrolling keeps it
         session[AFTER_ENROLL] = after_enroll
@@ -111,6 +113,7 @@ def sign_out() -> LoginSession | None:
     if row is not None:
         row.ended_at = now()
     session.clear()
+    session.rotate()
     return row
 
 

@@ -9,6 +9,8 @@ import requests
 
 from tests.support.oidc import HostedPages, RelyingParty, csrf_token
 
+CALLBACK = "http://localhost:9/cb"  # the ``rp`` fixture's redirect URI
+
 
 def _login_page(browser: HostedPages) -> requests.Response:
     return browser.get(browser.base + "/login")
@@ -44,6 +46,37 @@ def test_successful_sign_in_answers_303_and_issues_a_new_session(server, user):
     planted.cookies.set("idp_session", before, domain="localhost.local")
     assert planted.get(server.url + "/account/", allow_redirects=False).status_code == 302
     assert browser.get(server.url + "/account/").status_code == 200
+
+
+def _set_cookie(response: requests.Response) -> str:
+    return "".join(v for k, v in response.raw.headers.items() if k.lower() == "set-cookie")
+
+
+def test_cookie_is_set_only_when_its_id_changes(server, rp, user):
+    """The session lives server-side: after the first state, responses that change it (a CSRF
+    token, a passkey challenge, a waiting request) send no cookie that a late answer could put
+    back over a newer one; sign-in and sign-out give a new id or none."""
+    relying, browser = RelyingParty(server, rp), HostedPages(server.url)
+    url, _, _, _ = relying.authorization_url()
+    first = browser.get(url, allow_redirects=False)
+    assert "idp_session=" in _set_cookie(first)
+    waiting = browser.cookies.get("idp_session")
+    login = browser.get(server.url + first.headers["Location"], allow_redirects=False)
+    token = csrf_token(login.text)
+    options = browser.post(
+        server.url + "/login/passkey/options", json={}, headers={"X-CSRFToken": token}
+    )
+    again = browser.get(relying.authorization_url()[0], allow_redirects=False)
+    assert options.status_code == 200 and again.status_code == 302
+    assert [_set_cookie(r) for r in (login, options, again)] == ["", "", ""]
+
+    signed_in = browser.submit_login(login, user["email"], user["password"], stop_at=CALLBACK)
+    assert signed_in.headers["Location"].startswith(CALLBACK)
+    assert browser.cookies.get("idp_session") not in (None, waiting)
+    stale = HostedPages(server.url)
+    stale.cookies.set("idp_session", waiting, domain="localhost.local")
+    assert stale.get(server.url + "/account/", allow_redirects=False).status_code == 302
+    assert _set_cookie(browser.get(server.url + "/account/")) == ""
 
 
 def test_sid_changes_at_every_sign_in(server, rp, user):

@@ -9,7 +9,6 @@ import logging
 import pytest
 
 from idp.app import create_app
-from tests.support.oidc import csrf_token
 from tests.support.postgres import free_port
 
 TOKEN_REQUEST = {"grant_type": "client_credentials", "client_id": "c", "client_secret": "s"}
@@ -35,14 +34,23 @@ def test_protocol_endpoints_answer_503_json_with_retry_after(app_without_databas
     assert int(response.headers["Retry-After"]) > 0
 
 
-def test_pages_answer_a_friendly_503(app_without_database):
+@pytest.mark.parametrize(
+    ("path", "cookie"),
+    [
+        ("/login", None),  # the page keeps its CSRF token in the browser's session, a row
+        ("/authorize?response_type=code&client_id=c", None),
+        ("/account/", "A" * 43),  # a session id to look up
+    ],
+)
+def test_pages_answer_a_friendly_503(app_without_database, path, cookie):
     browser = app_without_database.test_client()
-    page = browser.get("/login").get_data(as_text=True)
-    data = {"csrf_token": csrf_token(page), "email": "a@example.com", "password": "password1"}
-    response = browser.post("/login", data=data)
+    if cookie:
+        browser.set_cookie("idp_session", cookie, domain="localhost")
+    response = browser.get(path)
     assert response.status_code == 503 and "Temporarily unavailable" in response.get_data(True)
     assert "Traceback" not in response.get_data(as_text=True)
     assert int(response.headers["Retry-After"]) > 0
+    assert "Location" not in response.headers and "Set-Cookie" not in response.headers
 
 
 def test_one_outage_is_logged_whole_once(app_without_database, caplog):

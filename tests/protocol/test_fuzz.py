@@ -23,7 +23,8 @@ What every answer must be:
   ESC, DEL, NEL or U+2028) must not appear verbatim in the body or in a header;
 - nothing written to the database but counters, measured as row counts of every table before
   and after the request. Allowed anywhere: ``rate_limit_counters`` and ``password_failures``
-  (the rate limit and the per-account password back-off count attempts, failed ones too), and
+  (the rate limit and the per-account password back-off count attempts, failed ones too),
+  ``browser_state`` (the browser's session: a CSRF token, a waiting request), and
   new ``audit_events`` rows whose outcome is not ``success`` (a failed sign-in is audited by
   design). Every other table must keep its row count, and no ``success`` audit row may appear,
   except for what an endpoint exists to write (``BY_DESIGN``): a page that asks for a second
@@ -68,12 +69,13 @@ from sqlalchemy import inspect, select, text
 from werkzeug.datastructures import MultiDict
 
 import idp.db as schema
+from idp import random_tokens
 from idp.accounts import users
 from idp.app import create_app
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import backup_codes, lifecycle, totp
-from idp.models import Factor
+from idp.models import BrowserStateValue, Factor
 from idp.models.factor import FactorStatus
 from idp.oauth2.registration import register
 from tests.support.oidc import csrf_token
@@ -116,8 +118,9 @@ UNLIMITED = 10**9
 
 # --- what may be written -------------------------------------------------------------------
 
-#: Tables any request may change: counters of attempts, failed ones included.
-COUNTERS = frozenset({"rate_limit_counters", "password_failures"})
+#: Tables any request may change: counters of attempts, failed ones included, and the browser's
+#: session (what a cookie held before it moved server-side: a CSRF token, a waiting request).
+COUNTERS = frozenset({"rate_limit_counters", "password_failures", "browser_state"})
 #: What an endpoint exists to write, whatever else the request carries ("audit_events": rows of
 #: any outcome). Every endpoint not named here writes nothing but ``COUNTERS`` and failure rows.
 BY_DESIGN: dict[str, frozenset[str]] = {
@@ -689,8 +692,14 @@ class Provider:
         if page.status_code != 200:
             raise RuntimeError(f"browser {name}: {page.get_data(as_text=True)[:300]}")
         cookies = self._cookies(client)
-        serializer = self.app.session_interface.get_signing_serializer(self.app)
-        sid = serializer.loads(cookies["idp_session"])["sid"]
+        with self.app.app_context():
+            stored = db.session.execute(
+                select(BrowserStateValue.value).where(
+                    BrowserStateValue.browser == random_tokens.digest(cookies["idp_session"]),
+                    BrowserStateValue.key == "sid",
+                )
+            ).scalar_one()
+        sid = json.loads(stored)
         return Browser(cookies, csrf_token(page.get_data(as_text=True)), sid=sid)
 
     def _tokens(self) -> None:
