@@ -8,7 +8,7 @@ response it sends the client, code or error, goes out through ``_to_client``: wi
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from authlib.common.urls import add_params_to_uri
 from flask import Blueprint, current_app, make_response, redirect, render_template, request, url_for
@@ -30,6 +30,8 @@ bp = Blueprint("oauth", __name__)
 bp.add_app_template_global(pending_authorize_url, "pending_authorize_url")
 #: Endpoints a machine calls: their errors are JSON (RFC 6749 5.2, RFC 7009 2.2.1, RFC 7662 2.3).
 MACHINE_ENDPOINTS = frozenset({"oauth.token", "oauth.revoke", "oauth.introspect"})
+#: Fields of the provider's own forms posted to /authorize, not parameters of the request.
+_OWN_FIELDS = frozenset({"csrf_token", "consent", "cancel"})
 
 
 def _unavailable(error):
@@ -65,7 +67,7 @@ def authorize():
 def _authorize():
     grant = _validated_grant()
     params = authz.parse(request.values, grant.redirect_uri)
-    query = request.query_string.decode()
+    query = _request_query()
     pending = sessions.remember_request(query)
     login_session = sessions.current()
     if "consent" in request.form:
@@ -91,12 +93,27 @@ def _authorize():
             redirect_uri=grant.redirect_uri,
         )
     if isinstance(decision, Interact):
+        if query != request.query_string.decode():  # POSTed: resume it as the GET it becomes
+            return redirect(url_for("oauth.authorize") + "?" + query, code=303)
         return _interact(decision, grant, pending.key)
     principal = Principal(user, decision.acr, decision.amr, decision.auth_time, login_session.id)
     response = _to_client(grant.redirect_uri, _issued(grant, principal))
     sessions.forget_request(pending.key)
     db.session.commit()
     return response
+
+
+def _request_query() -> str:
+    """The authorization request as the query a GET resumes it with after an interaction.
+
+    A POSTed request (OIDC Core 3.1.2.1) has its parameters in the form, which no redirect to
+    the sign-in page carries; they become the query. The provider's own forms posted back here
+    (consent, cancel) carry nothing of the request: the query they were posted to is it.
+    """
+    posted = [(k, v) for k, v in request.form.items(multi=True) if k not in _OWN_FIELDS]
+    if not posted:
+        return request.query_string.decode()
+    return urlencode([*request.args.items(multi=True), *posted])
 
 
 def _validated_grant():

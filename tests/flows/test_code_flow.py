@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from urllib.parse import parse_qsl, urljoin
 
 import jwt
 import requests
 
-from tests.support.oidc import HostedPages, RelyingParty
+from tests.support.oidc import AuthorizationResult, HostedPages, RelyingParty
+
+CALLBACK = "http://localhost:9/cb"  # the ``rp`` fixture's redirect URI
 
 
 def _signed_in(server, rp, user, **params):
@@ -33,6 +36,23 @@ def test_sign_in_with_password_gives_verified_id_token_with_pwd_amr(server, rp, 
     assert abs(claims["auth_time"] - time.time()) < 60
     assert claims["email"] == user["email"]
     assert claims["sid"]
+
+
+def test_posted_authorization_request_survives_the_sign_in(server, rp, user):
+    """OIDC Core 3.1.2.1: the request may be POSTed. Its parameters are in the form, which no
+    redirect to the sign-in page carries: the provider resumes it as the GET it becomes."""
+    relying, browser = RelyingParty(server, rp), HostedPages(server.url)
+    url, state, nonce, verifier = relying.authorization_url(max_age="600")
+    endpoint, _, query = url.partition("?")
+    posted = browser.post(endpoint, data=dict(parse_qsl(query)), allow_redirects=False)
+    assert posted.status_code == 303
+    page = browser.follow(urljoin(server.url, posted.headers["Location"]), stop_at=CALLBACK)
+    back = browser.submit_login(page, user["email"], user["password"], stop_at=CALLBACK)
+    result = AuthorizationResult(back, state, nonce, verifier)
+    assert result.params["state"] == state, back.text[:300]
+    token = relying.redeem(result).json()
+    claims = relying.verify_id_token(token["id_token"], nonce, token["access_token"])
+    assert claims["sub"] == user["sub"] and claims["amr"] == ["pwd"]
 
 
 def test_access_token_is_an_rfc9068_jwt_with_authentication_context(server, rp, user):
