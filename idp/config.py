@@ -83,7 +83,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ENV", "development", str, "development | production"),
     Setting("ISSUER", "http://localhost:5000", str, "issuer URL, no trailing slash"),
     Setting("DATABASE_URL", "", str, "SQLAlchemy URL; default SQLite under instance/"),
-    Setting("SECRET_KEY", "", str, "session signing key; generated in development"),
+    Setting("SECRET_KEY", "", str, "signs CSRF tokens and the remember-this-browser cookie"),
     Setting("INSTANCE_PATH", str(DEFAULT_INSTANCE), str, "folder for dev secrets, db, outbox"),
     Setting("KEYS_DIR", "", str, "folder of signing keys; default instance/keys"),
     Setting("SIGNING_ALG", "RS256", str, "RS256 | ES256 for new signing keys"),

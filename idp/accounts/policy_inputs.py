@@ -16,11 +16,15 @@ from flask import current_app
 
 from idp.accounts import policies
 from idp.clock import now
-from idp.factors import registry
+from idp.factors import kinds, registry
 from idp.models import LoginSession, User
 from idp.policy import AuthContext, AuthEvent, FactorOption, Fail, Interact, Proceed, decide
 from idp.policy.acr import Levels
 from idp.policy.rules import MfaPolicy, Override
+
+#: The kinds a user can add on a page of their own, with the amr adding one gives at best (a
+#: passkey's declared ``hwk``: a synced one gives ``swk``).
+ENROLLABLE = tuple(FactorOption(k.name, k.amr) for k in kinds.declared() if k.enroll_page)
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class UserFacts:
     user_id: str
     roles: frozenset[str]
     factors: tuple[FactorOption, ...]
+    enrollable: tuple[FactorOption, ...]
     trusted_device: bool
     default_policy: MfaPolicy
     role_policies: tuple[MfaPolicy, ...]
@@ -66,6 +71,7 @@ def facts(user: User, browser: Browser) -> UserFacts:
         user_id=user.sub,
         roles=frozenset(r.name for r in user.roles),
         factors=tuple(FactorOption(f.kind, registry.amr_of(f)) for f in registry.factors(user)),
+        enrollable=ENROLLABLE,
         trusted_device=browser.trusted_device,
         default_policy=stored.default,
         role_policies=stored.roles,

@@ -61,6 +61,9 @@ class AuthContext:
     ``policy``, ``counted_events`` and ``amr`` are derived once per context (every check of
     ``decide`` reads them).
     ``elevation_lifetime`` bounds how long a second factor keeps counting in an SSO session.
+    ``enrollable`` are the kinds a user can add on a page during sign-in, each with the amr
+    adding one gives at best (adding counts as the session's second factor): the enroll
+    prompt offers one when a requested acr is out of reach of the user's own factors.
     ``enrollment_skipped`` says the user skipped the enrollment page in this sign-in session;
     ``grace_started_at`` / ``grace_skips`` are the user's enrollment grace so far.
 
@@ -82,6 +85,7 @@ class AuthContext:
     consent_granted: bool = False
     requested_scopes: frozenset[str] = field(default_factory=frozenset)
     factors: tuple[FactorOption, ...] = ()
+    enrollable: tuple[FactorOption, ...] = ()
     trusted_device: bool = False
     levels: acr.Levels = acr.DEFAULT
     client_minimum_acr: str | None = None
@@ -147,6 +151,12 @@ class AuthContext:
     def usable_factors(self) -> tuple[FactorOption, ...]:
         """The user's routine second factors that the policy allows."""
         return tuple(f for f in self.allowed_factors if f.kind in ROUTINE_SECOND_FACTORS)
+
+    @property
+    def addable_factors(self) -> tuple[FactorOption, ...]:
+        """The enrollable kinds the policy allows and the user has no active factor of."""
+        policy, held = self.policy, {f.kind for f in self.factors}
+        return tuple(f for f in self.enrollable if policy.allows(f.kind) and f.kind not in held)
 
     @property
     def grace_left(self) -> bool:

@@ -34,7 +34,9 @@ class Proceed:
 class Interact:
     """Ask the user: ``prompt`` names the interaction, ``reasons`` the failing checks.
 
-    ``kinds`` are the factor kinds that would help (for the mfa prompt); empty means any.
+    ``kinds`` are the factor kinds that would help: for the mfa prompt, those to answer (empty
+    means any); for the enroll prompt, those whose enrollment would reach a requested acr
+    (empty: the policy's own enrollment, of any kind it allows).
     """
 
     prompt: str
@@ -168,6 +170,15 @@ def _amr_options(ctx: AuthContext) -> tuple[frozenset[str], ...]:
     return (frozenset(ctx.amr), *(f.amr for f in ctx.allowed_factors))
 
 
+def _enrollment_step_up(ctx: AuthContext) -> bool:
+    """Adding a factor is a sensitive operation that needs the user's second factor: a user who
+    has one (a remembered browser skipped it) answers it before the ``acr_enrollment`` offer,
+    not on a detour through the account pages."""
+    if ctx.operation is not None or not ctx.routine_factors or ctx.has_second_factor:
+        return False
+    return bool(_enrollment_targets(ctx))
+
+
 def _operation_step_up(ctx: AuthContext) -> bool:
     """A remembered browser never counts for a sensitive operation."""
     if ctx.operation is None or not ctx.routine_factors:
@@ -185,6 +196,11 @@ MFA_PROMPT = Prompt(
             "acr_values",
             "the session lacks a requested acr that the user's factors can reach",
             _acr_step_up,
+        ),
+        Check(
+            "enrollment_step_up",
+            "adding a factor for a requested acr needs the user's own second factor first",
+            _enrollment_step_up,
         ),
         Check(
             "step_up",
@@ -215,6 +231,41 @@ def _enrollment_recommended(ctx: AuthContext) -> bool:
     return _needs_enrollment(ctx, "recommended") and not ctx.enrollment_skipped
 
 
+def _acr_enrollment(ctx: AuthContext) -> bool:
+    return bool(_enrollment_targets(ctx))
+
+
+def _enrollment_targets(ctx: AuthContext) -> tuple[str, ...]:
+    """The requested levels an enrollment would reach: per group (essential, minimum,
+    voluntary) not met and out of reach of the user's own factors, the first value that adding
+    an allowed kind would reach. Offered once per sign-in session, like a recommendation
+    (declining leaves the level reached: a voluntary request proceeds with it, an essential one
+    or a minimum ends unmet); never with prompt=none, where an offer cannot be made and the
+    request is decided as without it."""
+    if ctx.operation is not None or ctx.enrollment_skipped or "none" in ctx.prompt:
+        return ()
+    have, addable = _amr_options(ctx), ctx.addable_factors
+    targets = []
+    for group in _acr_groups(ctx):
+        if _met(ctx, group) or any(ctx.levels.reachable(v, have) for v in group):
+            continue
+        targets += [
+            v for v in group if any(ctx.levels.reachable(v, (*have, f.amr)) for f in addable)
+        ][:1]
+    return tuple(targets)
+
+
+def _enrollment_kinds(ctx: AuthContext) -> frozenset[str]:
+    """The kinds the enrollment offer names: those reaching every target, else any target."""
+    targets, have = _enrollment_targets(ctx), _amr_options(ctx)
+    reach = {
+        f.kind: sum(ctx.levels.reachable(t, (*have, f.amr)) for t in targets)
+        for f in ctx.addable_factors
+    }
+    every = {kind for kind, count in reach.items() if targets and count == len(targets)}
+    return frozenset(every or {kind for kind, count in reach.items() if count})
+
+
 ENROLL_PROMPT = Prompt(
     "enroll",
     "interaction_required",
@@ -233,6 +284,11 @@ ENROLL_PROMPT = Prompt(
             "enrollment_recommended",
             "the policy recommends a usable second factor the user has not enrolled",
             _enrollment_recommended,
+        ),
+        Check(
+            "acr_enrollment",
+            "a requested acr is beyond the user's factors, but a kind they may add now reaches it",
+            _acr_enrollment,
         ),
     ),
 )
@@ -319,8 +375,13 @@ def decide(ctx: AuthContext) -> Proceed | Interact | Fail:
         return Fail(prompt.error, "the requested authentication context cannot be met")
     if "none" in ctx.prompt:
         return Fail(prompt.error, f"{prompt.name} is needed: {', '.join(reasons)}")
-    kinds = _helpful_kinds(ctx) if prompt.name == "mfa" else frozenset()
-    return Interact(prompt.name, reasons, kinds)
+    return Interact(prompt.name, reasons, _kinds(ctx, prompt.name))
+
+
+def _kinds(ctx: AuthContext, prompt: str) -> frozenset[str]:
+    if prompt == "mfa":
+        return _helpful_kinds(ctx)
+    return _enrollment_kinds(ctx) if prompt == "enroll" else frozenset()
 
 
 def _helpful_kinds(ctx: AuthContext) -> frozenset[str]:

@@ -164,6 +164,7 @@ def _interact(decision: Interact, grant, key: str):
         sessions.want_kinds(key, decision.kinds)
         return redirect(url_for("mfa.choose", next=key))
     if decision.prompt == "enroll":
+        sessions.offer_kinds(key, decision.kinds)  # empty: the policy's own enrollment
         return redirect(url_for("enroll.index", next=key))
     client = grant.client
     scopes = (grant.request.scope or "").split()

@@ -185,3 +185,19 @@ def forget_request(key: str) -> None:
     pending = dict(session.get("pending", {}))
     if pending.pop(key, None) is not None:
         session["pending"] = pending
+
+
+def offer_kinds(key: str, kinds: frozenset[str]) -> None:
+    """Remember which factor kinds /authorize offers to enroll for this request, because a
+    level it asks for is out of reach of the user's factors (empty: no such offer). The
+    enrollment page cannot work it out: the provider's own pages know no ``acr_values``."""
+    pending = session.get("pending", {})
+    if key in pending:
+        pending[key]["e"] = sorted(kinds)
+        session.modified = True
+
+
+def offered_kinds(key: str | None) -> frozenset[str]:
+    """The factor kinds offered to enroll for the waiting request; empty means none."""
+    entry = session.get("pending", {}).get(key or "")
+    return frozenset(entry.get("e", ())) if entry else frozenset()

@@ -276,14 +276,17 @@ def test_max_age_once_passed_asks_every_factor_again_and_auth_time_moves(server,
     assert after["acr"] == MFA and after["auth_time"] >= before["auth_time"] + 2
 
 
-def test_essential_phr_for_a_totp_only_user_is_unmet(server, rp):
+def test_essential_phr_for_a_totp_only_user_is_unmet_once_the_passkey_offer_is_declined(server, rp):
     person = enroll_totp(server)
     browser, relying = HostedPages(server.url), RelyingParty(server, rp)
     claims = json.dumps({"id_token": {"acr": {"essential": True, "values": [PHR]}}})
     result = relying.sign_in(browser, person, claims=claims)
-    page = result.response  # the routine TOTP comes first; then phr is out of reach
+    page = result.response  # the routine TOTP comes first; then phr is out of reach...
     step = _answer_totp(browser, page, person)
-    done = AuthorizationResult(_follow(browser, step, relying), result.state, "", "")
+    offer = _follow(browser, step, relying)  # ...but a passkey would reach it (issue 12, 5e)
+    assert "/enroll/" in offer.url and "asks for a stronger sign-in" in offer.text
+    declined = _follow(browser, _enroll_page_skip(browser, offer), relying)
+    done = AuthorizationResult(declined, result.state, "", "")
     assert done.params["error"] == "unmet_authentication_requirements"
     assert done.params["state"] == result.state and "code" not in done.params
 
@@ -365,9 +368,14 @@ def strict_rp(server):
     )  # fmt: skip
 
 
-def test_client_minimum_acr_is_unmet_for_a_user_without_factor(server, strict_rp):
-    result = RelyingParty(server, strict_rp).sign_in(HostedPages(server.url), _user(server))
-    assert result.params["error"] == "unmet_authentication_requirements"
+def test_client_minimum_acr_for_a_user_without_factor_offers_one_then_is_unmet(server, strict_rp):
+    browser, relying = HostedPages(server.url), RelyingParty(server, strict_rp)
+    result = relying.sign_in(browser, _user(server))
+    offer = result.response  # any kind would reach the minimum: it is offered (issue 12, 5e)
+    assert "/enroll/" in offer.url and "Admin tool asks for a stronger sign-in" in offer.text
+    declined = _follow(browser, _enroll_page_skip(browser, offer), relying)
+    done = AuthorizationResult(declined, result.state, "", "")
+    assert done.params["error"] == "unmet_authentication_requirements"
 
 
 def test_client_minimum_acr_steps_up_even_a_remembered_browser(server, rp, strict_rp):

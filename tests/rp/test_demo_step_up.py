@@ -72,13 +72,21 @@ def test_billing_steps_up_with_totp_and_returns_to_billing(server, demo):
     assert browser.get(demo + "/billing", allow_redirects=False).status_code == 200  # no loop
 
 
-def test_delete_account_without_a_passkey_explains_and_links_to_security(server, demo):
+def test_delete_account_without_a_passkey_offers_one_then_explains_and_links_to_security(
+    server, demo
+):
+    """The provider offers to add a passkey right there (issue 12, 5e); declined, the essential
+    request is unmet and the demo says why."""
     person = server.create_user()
     browser = _sign_in(server, demo, person)
     page = browser.get(demo + "/account/delete")
     params = _authorize_params(page, server)
     assert params["acr_values"] == PHR and params["max_age"] == "300"
     assert '"essential":true' in params["claims"]
+    assert page.url.startswith(server.url + "/enroll/"), page.url
+    assert "Step-up demo asks for a stronger sign-in" in page.text
+    data = {"csrf_token": csrf_token(page.text), "next": hidden(page.text, "next")}
+    page = browser.post(server.url + "/enroll/skip", data=data)
     assert page.status_code == 403 and page.url.startswith(demo + "/callback?error=")
     assert "no phishing-resistant factor (a passkey)" in page.text
     assert f'href="{server.url}/account/security"' in unescape(page.text)
