@@ -39,6 +39,10 @@ ALLOW_NO_PKCE_HELP = (
     "Let this confidential client omit PKCE (RFC 9700 2.1.1 recommends it for every client); "
     "audited. Public clients always need it."
 )
+RESOURCE_HELP = (
+    "A protected resource (API) URI its access tokens may be issued for with the resource "
+    "parameter (RFC 8707); repeatable."
+)
 
 
 @clients_group.command("create", help="Register a client; prints it as JSON, secret shown once.")
@@ -49,11 +53,12 @@ ALLOW_NO_PKCE_HELP = (
 @click.option("--public", is_flag=True, help="No secret; PKCE required (SPAs, native apps).")
 @click.option("--first-party", is_flag=True, help="Skip the consent screen.")
 @click.option("--allow-no-pkce", is_flag=True, help=ALLOW_NO_PKCE_HELP)
+@click.option("--resource", "resource_uris", multiple=True, help=RESOURCE_HELP)
 @acr_options
 @in_app
 def clients_create(
     name, redirect_uris, logout_uris, grant_types, public, first_party, allow_no_pkce,
-    minimum_acr, default_acr,
+    resource_uris, minimum_acr, default_acr,
 ) -> None:  # fmt: skip
     client, secret = registration.register(
         name=name,
@@ -65,6 +70,7 @@ def clients_create(
         allow_no_pkce=allow_no_pkce,
         minimum_acr=minimum_acr,
         default_acr_values=list(default_acr),
+        resources=list(resource_uris),
     )
     db.session.commit()
     click.echo(json.dumps(client_json(client, secret), indent=2))
@@ -87,13 +93,15 @@ def clients_create(
 @click.option("--first-party/--third-party", "first_party", default=None)
 @click.option("--allow-no-pkce/--require-pkce", "allow_no_pkce", default=None,
               help=ALLOW_NO_PKCE_HELP)  # fmt: skip
+@click.option("--resource", "resource_uris", multiple=True, help="Replaces the resources.")
+@click.option("--clear-resources", is_flag=True, help="Remove the registered resources.")
 @acr_options
 @click.option("--no-minimum-acr", is_flag=True, help="Remove the client's minimum acr.")
 @click.option("--clear-default-acr", is_flag=True, help="Remove the default acr values.")
 @in_app
 def clients_update(
     client_id, name, redirect_uris, logout_uris, grant_types, first_party, allow_no_pkce,
-    minimum_acr, default_acr, no_minimum_acr, clear_default_acr,
+    resource_uris, clear_resources, minimum_acr, default_acr, no_minimum_acr, clear_default_acr,
 ) -> None:  # fmt: skip
     client = _client(client_id)
     changes = {
@@ -103,6 +111,7 @@ def clients_update(
         "grant_types": list(grant_types) or None,
         "first_party": first_party,
         "allow_no_pkce": allow_no_pkce,
+        "resources": _resource_changes(resource_uris, clear_resources),
         **_acr_changes(client, minimum_acr, default_acr, no_minimum_acr, clear_default_acr),
     }
     registration.update(client, actor="cli", **{k: v for k, v in changes.items() if v is not None})
@@ -146,6 +155,13 @@ def _client(client_id: str) -> Client:
     return client
 
 
+def _resource_changes(uris: tuple[str, ...], clear: bool) -> list[str] | None:
+    """The resources the options ask for; ``None``: no change."""
+    if uris and clear:
+        raise ValueError("give resources or their removal, not both")
+    return [] if clear else list(uris) or None
+
+
 def _acr_changes(
     client: Client,
     minimum_acr: str | None,
@@ -176,6 +192,7 @@ def client_json(client: Client, secret: str | None = None) -> dict:
         "allow_no_pkce": client.allow_no_pkce,
         "minimum_acr": client.minimum_acr,
         "default_acr_values": client.default_acr_values,
+        "resources": client.resources,
     }
     if secret:
         data["client_secret"] = secret

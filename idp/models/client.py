@@ -39,6 +39,8 @@ class Client(db.Model, ClientMixin):
     #: Client policy: the weakest acr any sign-in for it may have, and acr_values to assume.
     minimum_acr: Mapped[str | None] = mapped_column(String(200), nullable=True)
     default_acr_values: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    #: The protected resources (RFC 8707) access tokens for this client may be issued for.
+    resources: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
 
     @property

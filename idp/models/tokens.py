@@ -49,6 +49,8 @@ class AuthorizationCode(AuthenticationContextColumns, db.Model, AuthorizationCod
     code_challenge_method: Mapped[str | None] = mapped_column(String(16), nullable=True)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     used_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: The resources (RFC 8707) the authorization request asked for and was granted.
+    resources: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
 
     def consume(self) -> bool:
         """Mark the code used; True only for the one caller that wins the race."""
@@ -114,6 +116,10 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
     # not a foreign key: it is only compared (``supersede_successor``), and a key would make
     # every token INSERT check it and every token DELETE (a user's, by cascade) scan for it.
     rotated_from: Mapped[int | None] = mapped_column(nullable=True)
+    #: The access token's audience (RFC 8707 resources; NULL: the client, as before 0015), and
+    #: the resources the grant allows, which a refresh may narrow and its successor keeps.
+    audience: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    resources: Mapped[list | None] = mapped_column(JSON, nullable=True)
 
     @staticmethod
     def rotate_refresh(digest: str, client_id: str) -> RotatedRefresh | None:
@@ -179,6 +185,7 @@ class RotatedRefresh:
     amr: list
     auth_time: int | None
     sid: str | None
+    resources: list | None
 
     def get_scope(self) -> str:
         """The refresh token's scope: the most a refresh may ask for, and its default."""

@@ -19,7 +19,7 @@ from idp.clock import now
 from idp.extensions import db
 from idp.models import Token, User
 from idp.models.tokens import revoke_where
-from idp.oauth2 import signing
+from idp.oauth2 import resources, signing
 from idp.oauth2.errors import InvalidRequestError, UnsupportedTokenTypeError
 from idp.oauth2.grants import AUTH_METHODS
 
@@ -119,6 +119,8 @@ class TokenIntrospection(_TokenTypeHint, IntrospectionEndpoint):
             "exp": row.access_expires_at if token.kind == "access_token" else row.family_expires_at,
             "jti": row.jti,
         }
+        if token.kind == "access_token":
+            payload["aud"] = resources.aud_claim(row.audience or (), row.client_id)
         user = db.session.get(User, row.user_id) if row.user_id else None
         payload["sub"] = user.sub if user else row.client_id
         if user:

@@ -48,6 +48,7 @@ __all__ = [
     "InteractionRequiredError",
     "InvalidGrantError",
     "InvalidRequestError",
+    "InvalidTargetError",
     "InvalidTokenError",
     "LoginRequiredError",
     "OAuth2Error",
@@ -76,6 +77,15 @@ class UnmetAuthenticationRequirementsError(OAuth2Error):
     """
 
     error = "unmet_authentication_requirements"
+
+
+class InvalidTargetError(OAuth2Error):
+    """RFC 8707 2: "The requested resource is invalid, missing, unknown, or malformed." At the
+    authorization endpoint it is sent to the client's redirect URI; at the token endpoint it is
+    a 400 (RFC 6749 5.2)."""
+
+    error = "invalid_target"
+    status_code = 400
 
 
 class UnsupportedResponseTypeError(rfc6749.UnsupportedResponseTypeError):
@@ -126,6 +136,7 @@ AUTHORIZATION_ERRORS: tuple[type[OAuth2Error], ...] = (
     UnmetAuthenticationRequirementsError,
     RequestNotSupportedError,
     RequestURINotSupportedError,
+    InvalidTargetError,
 )
 _BY_CODE = {cls.error: cls for cls in AUTHORIZATION_ERRORS}
 

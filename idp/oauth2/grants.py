@@ -20,6 +20,7 @@ from authlib.oidc.core import OpenIDCode
 from authlib.oidc.core.grants.util import is_openid_scope
 from authlib.oidc.core.util import create_half_hash
 from flask import current_app
+from flask import request as flask_request
 from sqlalchemy import bindparam, select
 
 from idp import audit, random_tokens
@@ -29,7 +30,7 @@ from idp.models import AuthorizationCode, Token, User
 from idp.models.statements import DriverStatement, leave_driver_transaction
 from idp.models.tokens import PresentedRefresh, RotatedRefresh, revoke_where
 from idp.oauth2 import claims as user_claims
-from idp.oauth2 import signing
+from idp.oauth2 import resources, signing, tokens
 from idp.oauth2.errors import UNREGISTERED_REDIRECT_URI, InvalidGrantError, InvalidRequestError
 from idp.oauth2.principal import Principal, SubjectRef
 
@@ -73,6 +74,23 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise InvalidRequestError(UNREGISTERED_REDIRECT_URI)
         return grants.AuthorizationCodeGrant.validate_authorization_redirect_uri(request, client)
 
+    def validate_authorization_request(self) -> str:
+        """Authlib's checks, then the resources asked for (RFC 8707): each registered for the
+        client, else ``invalid_target`` to the redirect URI, before anyone signs in."""
+        redirect_uri = super().validate_authorization_request()
+        state = self.request.payload.state
+        resources.authorized(
+            self.request.client, flask_request.values, state=state, redirect_uri=redirect_uri
+        )
+        return redirect_uri
+
+    def validate_token_request(self) -> None:
+        """The code's checks, then the token's resources: those asked, within the code's."""
+        super().validate_token_request()
+        granted = tuple(self.request.authorization_code.resources or ())
+        audience = resources.audience(self.request.client, flask_request.values, granted)
+        tokens.issue_for(audience, granted)
+
     def save_authorization_code(self, code: str, request) -> AuthorizationCode:
         principal: Principal = request.user
         data = request.payload.data
@@ -90,6 +108,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             amr=list(principal.amr),
             auth_time=principal.auth_time,
             sid=principal.sid,
+            resources=list(resources.requested(flask_request.values)),
         )
         db.session.add(row)
         return row
@@ -221,6 +240,14 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         leave_driver_transaction()  # what follows needs the ORM, in db.session
         _refuse(presented, client, refusal)
 
+    def validate_token_request(self) -> None:
+        """Rotation and scope, then the resources (RFC 8707 2.2): within the grant's, which
+        the successor keeps whole, as it keeps the scope."""
+        super().validate_token_request()
+        granted = tuple(self.request.refresh_token.resources or ())
+        audience = resources.audience(self.request.client, flask_request.values, granted)
+        tokens.issue_for(audience, granted)
+
     def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
         """Unused: ``_validate_request_token`` does the lookup with rotation."""
         return None
@@ -313,3 +340,8 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     """RFC 6749 4.4 for machine clients; confidential clients only."""
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+    def validate_token_request(self) -> None:
+        """Authlib's checks, then the resources asked for, each registered for the client."""
+        super().validate_token_request()
+        tokens.issue_for(resources.audience(self.request.client, flask_request.values, None), ())

@@ -25,11 +25,17 @@ ASCII = frozenset(
         "code", "grant_type", "code_verifier", "code_challenge", "code_challenge_method",
         "refresh_token", "token", "token_type_hint", "prompt", "max_age", "acr_values",
         "response_mode", "id_token_hint", "post_logout_redirect_uri", "display", "ui_locales",
-        "access_token",
+        "access_token", "resource",
     }
 )  # fmt: skip
+#: Parameters a request may repeat: "multiple resource parameters MAY be used" (RFC 8707 2).
+REPEATABLE = frozenset({"resource"})
 #: Longest values, by parameter; the rest are limited to ``DEFAULT_MAX``.
-MAX_LENGTH = {"nonce": 512, "scope": 1000, "redirect_uri": 2000, "login_hint": 320}
+MAX_LENGTH = {
+    "nonce": 512, "scope": 1000, "redirect_uri": 2000, "login_hint": 320, "resource": 2000,
+}  # fmt: skip
+#: At most this many values of a repeatable parameter.
+MAX_REPEATS = 10
 DEFAULT_MAX = 8192
 _PRINTABLE_ASCII = re.compile(r"[\x20-\x7e]*")
 #: C0 controls but TAB, LF and CR (JSON in ``claims`` may be pretty-printed), and DEL.
@@ -44,9 +50,10 @@ def check(values: Mapping) -> None:
     """
     for name, items in values.lists():
         label = name if name in ASCII or name in MAX_LENGTH else "a parameter"
-        if len(items) > 1:
+        if len(items) > (MAX_REPEATS if name in REPEATABLE else 1):
             raise InvalidRequestError(f"{label} must not be repeated (RFC 6749 3.1)")
-        _check_value(name, label, items[0])
+        for item in items:
+            _check_value(name, label, item)
 
 
 def _check_value(name: str, label: str, value: str) -> None:

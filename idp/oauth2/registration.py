@@ -14,6 +14,8 @@ from idp import audit, random_tokens
 from idp.extensions import db
 from idp.models import Client
 from idp.models.client import DEFAULT_GRANT_TYPES
+from idp.oauth2 import resources
+from idp.oauth2.errors import InvalidTargetError
 
 #: The registered settings ``update`` may change, and what ``_settings`` reports.
 SETTINGS = (
@@ -25,6 +27,7 @@ SETTINGS = (
     "allow_no_pkce",
     "minimum_acr",
     "default_acr_values",
+    "resources",
 )
 
 
@@ -39,6 +42,7 @@ def register(
     allow_no_pkce: bool = False,
     minimum_acr: str | None = None,
     default_acr_values: list[str] | None = None,
+    resources: list[str] | None = None,
 ) -> tuple[Client, str | None]:
     """Create a client; returns it and its secret (``None`` for public clients), shown once."""
     secret = None if public else random_tokens.token(32)
@@ -53,6 +57,7 @@ def register(
         allow_no_pkce=allow_no_pkce,
         minimum_acr=minimum_acr or None,
         default_acr_values=default_acr_values or [],
+        resources=resources or [],
     )
     _check(client)
     db.session.add(client)
@@ -95,6 +100,15 @@ def _check(client: Client) -> None:
     for uri in [*client.redirect_uris, *client.post_logout_redirect_uris]:
         _check_uri(uri)
     _check_acr([client.minimum_acr] if client.minimum_acr else [], client.default_acr_values)
+    _check_resources(client.resources)
+
+
+def _check_resources(uris: list[str]) -> None:
+    """RFC 8707 2: each an absolute URI without a fragment."""
+    try:
+        resources.registered(uris)
+    except InvalidTargetError:
+        raise ValueError("a resource must be an absolute URI without a fragment") from None
 
 
 def _check_uri(uri: str) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import json
 
-from flask import current_app
+from flask import current_app, g
 
 from idp import audit, random_tokens
 from idp.clock import now
@@ -28,7 +28,7 @@ from idp.models.statements import (
     strict_insert,
 )
 from idp.models.tokens import RotatedRefresh
-from idp.oauth2 import signing
+from idp.oauth2 import resources, signing
 from idp.oauth2.principal import Principal
 
 
@@ -43,6 +43,12 @@ class UnsignedAccessToken:
 
     def __init__(self, claims: dict) -> None:
         self.claims = claims
+
+
+def issue_for(audience: tuple[str, ...], granted: tuple[str, ...]) -> None:
+    """The resources (RFC 8707) of the token this request issues, set by its grant once
+    validated: Authlib's generator hook below is not handed the request."""
+    g.token_audience, g.token_resources = audience, granted
 
 
 def generate_token(
@@ -64,7 +70,7 @@ def generate_token(
     claims = {
         "iss": current_app.config["ISSUER"],
         "sub": user.user.sub if user else client.client_id,
-        "aud": client.client_id,
+        "aud": resources.aud_claim(g.get("token_audience", ()), client.client_id),
         "client_id": client.client_id,
         "iat": issued,
         "exp": issued + ttl,
@@ -119,8 +125,11 @@ def save_token(token: dict, request) -> None:
         "family": None,
         "family_expires_at": None,
         "rotated_from": None,
+        "audience": list(g.get("token_audience", ())) or None,
+        "resources": None,
     }
     if "refresh_token" in token:
+        row["resources"] = list(g.get("token_resources", ())) or None
         row.update(
             _family(token["refresh_token"], request.refresh_token, row["code_id"], row["scope"])
         )
@@ -138,7 +147,7 @@ def save_token(token: dict, request) -> None:
 _COLUMNS = (
     "jti", "client_id", "user_id", "scope", "grant_type", "issued_at", "access_expires_at",
     "acr", "amr", "auth_time", "sid", "code_id", "refresh_digest", "refresh_scope", "family",
-    "family_expires_at", "rotated_from",
+    "family_expires_at", "rotated_from", "audience", "resources",
 )  # fmt: skip
 _INSERT = DriverStatement(strict_insert(Token.__table__, _COLUMNS))
 

@@ -76,3 +76,22 @@ def test_bad_update_is_one_line_and_changes_nothing(instance, args, words):
 def test_update_of_an_unknown_client_is_one_line(instance):
     result = instance.cli("clients", "update", "nobody", "--name", "X", check=False)
     assert "no client nobody" in one_line_error(result)
+
+
+def test_resources_are_registered_listed_replaced_and_cleared(instance):
+    client = _created(instance, "--resource", "https://api.example/", "--resource", "urn:x:y")
+    cid = client["client_id"]
+    assert client["resources"] == ["https://api.example/", "urn:x:y"]
+    assert _listed(instance, cid)["resources"] == client["resources"]
+    replaced = instance.cli("clients", "update", cid, "--resource", "https://b.example/").stdout
+    assert json.loads(replaced)["resources"] == ["https://b.example/"]
+    change = _detail(instance, "client_changed", cid)
+    assert change["before"]["resources"] == client["resources"]
+    cleared = instance.cli("clients", "update", cid, "--clear-resources").stdout
+    assert json.loads(cleared)["resources"] == []
+
+
+@pytest.mark.parametrize("resource", ["/relative", "https://api.example/#frag", "api.example"])
+def test_a_resource_must_be_an_absolute_uri_without_fragment(instance, resource):
+    result = instance.cli(*WEB, "--resource", resource, check=False)
+    assert "absolute URI" in one_line_error(result)
