@@ -164,6 +164,17 @@ def test_login_hint_prefills_the_email(server, rp):
     assert 'value="hinted@example.com"' in page.text
 
 
+@pytest.mark.parametrize(
+    "hint", ["Call +1 555 0100 to unlock your account", "urgent: reset at evil.example"]
+)
+def test_a_login_hint_that_is_no_email_address_is_not_shown(server, rp, hint):
+    relying, browser = RelyingParty(server, rp), HostedPages(server.url)
+    url, *_ = relying.authorization_url(login_hint=hint)
+    page = browser.follow(url, stop_at=relying.redirect_uri)
+    assert page.status_code == 200 and 'name="password"' in page.text
+    assert hint not in page.text and "555 0100" not in page.text and "evil" not in page.text
+
+
 def test_max_age_zero_reauthenticates_once_and_then_issues_the_code(server, rp, user):
     relying, browser, _ = _id_token(server, rp, user)
     url, *_ = relying.authorization_url(max_age="0")

@@ -27,8 +27,12 @@ BAD_CREDENTIALS = "That email and password do not match an account."
 
 
 def _login_hint(next_key: str | None) -> str:
+    """The waiting request's ``login_hint`` (OIDC Core 3.1.2.1) if it is an email address: the
+    hint is the requesting app's text, and anything else in the email field (a sentence, a
+    phone number to call) would be words of its choosing on the provider's page."""
     query = sessions.pending_query(next_key) or ""
-    return parse_qs(query).get("login_hint", [""])[0]
+    hint = parse_qs(query).get("login_hint", [""])[0]
+    return hint if len(hint) <= 320 and users.EMAIL.match(hint) else ""
 
 
 @bp.route("/login", methods=["GET", "POST"])
