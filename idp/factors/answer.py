@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
-
 from idp import audit
 from idp.clock import now
 from idp.extensions import db
@@ -87,8 +85,7 @@ def _answer(attempt: Attempt, purpose: str) -> Verification:
 
 
 def _settle(attempt: Attempt, purpose: str) -> Verification:
-    limit = current_app.config["RATE_LIMIT_PER_MINUTE"]
-    rate_limits.hit("second_factor", attempt.client_address, limit, 60)
+    rate_limits.per_minute("second_factor", attempt.client_address)
     challenge = challenges.find(attempt.challenge_id, attempt.login_session.id)
     if challenge is None or (challenge.factor_id, challenge.purpose) != (
         attempt.factor.id,

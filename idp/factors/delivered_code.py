@@ -236,8 +236,7 @@ def send(
     Commits twice: the challenge before delivering (no lock is held while the mail server or
     the webhook answers), then what the refusal recorded.
     """
-    limit = current_app.config["RATE_LIMIT_PER_MINUTE"]
-    rate_limits.hit("code_send", client_address, limit, 60)
+    rate_limits.per_minute("code_send", client_address)
     try:
         outgoing = start(user, factor, login_session_id, purpose)
     except FactorError as error:

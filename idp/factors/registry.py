@@ -31,8 +31,9 @@ def factors(user: User, *statuses: FactorStatus) -> list[Factor]:
     return sorted(rows, key=lambda f: (f.last_used_at or 0, f.id), reverse=True)
 
 
-def active_kinds(user: User) -> frozenset[str]:
-    return frozenset(f.kind for f in factors(user))
+def routine_factors(user: User) -> list[Factor]:
+    """The user's active factors offered at every sign-in (not backup codes)."""
+    return [f for f in factors(user) if routine(f)]
 
 
 def routine(factor: Factor) -> bool:

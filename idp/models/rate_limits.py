@@ -8,6 +8,7 @@ request), so the second-factor step counts its attempts without speaking HTTP.
 
 from __future__ import annotations
 
+from flask import current_app
 from sqlalchemy import delete
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -22,6 +23,11 @@ class RateLimited(Exception):
     def __init__(self, retry_after: int) -> None:
         self.retry_after = retry_after
         super().__init__("Too many attempts from your network. Please wait a moment.")
+
+
+def per_minute(scope: str, address: str | None) -> None:
+    """Count one request of ``address`` in ``scope`` against ``IDP_RATE_LIMIT_PER_MINUTE``."""
+    hit(scope, address, current_app.config["RATE_LIMIT_PER_MINUTE"], 60)
 
 
 def hit(scope: str, address: str | None, limit: int, window: int) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from flask import current_app, request
+from flask import request
 
 from idp.models import rate_limits
 
 
 def hit(scope: str) -> None:
     """Count this request in ``scope``: at most ``IDP_RATE_LIMIT_PER_MINUTE`` per address."""
-    limit = current_app.config["RATE_LIMIT_PER_MINUTE"]
-    rate_limits.hit(scope, request.remote_addr, limit, 60)
+    rate_limits.per_minute(scope, request.remote_addr)

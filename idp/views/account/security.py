@@ -53,7 +53,7 @@ def index():
     return render_template(
         "security.html",
         user=user,
-        factors=[f for f in registry.factors(user) if registry.routine(f)],
+        factors=registry.routine_factors(user),
         backup_remaining=backup_codes.remaining(backup) if backup else None,
         labels=registry.LABELS,
         events=list(events),
@@ -175,7 +175,7 @@ def remove(factor_id: int):
     refused = step_up(user, "remove_factor", "security")
     if refused is not None:
         return refused
-    routine = [f for f in registry.factors(user) if registry.routine(f)]
+    routine = registry.routine_factors(user)
     last = routine == [factor]
     if last and policies.inputs(user).effective().mode == "required":
         flash("Your organisation requires two-step verification: add another method first.")
@@ -202,7 +202,7 @@ def remove(factor_id: int):
 def regenerate_backup_codes():
     user = sessions.signed_in_user() or abort(401)
     ConfirmForm().validate_on_submit() or abort(400)
-    if not any(registry.routine(f) for f in registry.factors(user)):
+    if not registry.routine_factors(user):
         abort(400)
     refused = step_up(user, "regenerate_backup_codes", "security")
     if refused is not None:
