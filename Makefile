@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install lint format bench clean
+.PHONY: run test install lint format bench rp-wheel clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ format: install
 ## bench: token endpoint throughput and CPU per request against gunicorn (not part of test)
 bench: install
 	$(BIN)/python bench/token_endpoint.py
+
+## rp-wheel: the idp-rp distribution (idp.rp alone, for resource servers) as a wheel in build/
+rp-wheel: install
+	$(BIN)/python -m pip wheel --quiet --no-deps --wheel-dir build ./idp-rp
 
 clean:
 	rm -rf $(VENV) .pytest_cache

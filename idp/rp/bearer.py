@@ -1,4 +1,5 @@
-"""The resource server's side of a bearer-token refusal: RFC 6750 section 3 and RFC 9470 section 3.
+"""The resource server's side of bearer tokens: the credentials (RFC 6750 section 2.1) and the
+refusal (RFC 6750 section 3, RFC 9470 section 3).
 
     WWW-Authenticate: Bearer error="insufficient_user_authentication",
       error_description="A different authentication level is required",
@@ -12,14 +13,35 @@ so descriptions are cleaned rather than escaped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from idp.rp.auth_header import TCHAR, format_challenge
+from idp.rp.errors import InvalidToken, MissingCredentials
 
 INVALID_REQUEST = "invalid_request"  # RFC 6750 3.1, answered with 400
 INVALID_TOKEN = "invalid_token"  # noqa: S105 (RFC 6750 3.1 error code, answered with 401)
 INSUFFICIENT_SCOPE = "insufficient_scope"  # RFC 6750 3.1, answered with 403
 INSUFFICIENT_USER_AUTHENTICATION = "insufficient_user_authentication"  # RFC 9470 3, 401
+
+#: RFC 6750 2.1: ``credentials = "Bearer" 1*SP b64token``; the scheme is case-insensitive.
+CREDENTIALS = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an ``Authorization`` header's bearer credentials.
+
+    No header, or another scheme (``Basic ...``), is ``MissingCredentials``: RFC 6750 3.1 puts
+    a request "attempted using an unsupported authentication method" with one that lacks
+    authentication altogether, answered without an error code. A ``Bearer`` header whose value
+    is not a b64token is ``InvalidToken``.
+    """
+    if not authorization or authorization.split(" ", 1)[0].lower() != "bearer":
+        raise MissingCredentials("a bearer access token is required")
+    match = CREDENTIALS.fullmatch(authorization)
+    if match is None:
+        raise InvalidToken("the Authorization header is not a valid bearer token")
+    return match.group(1)
 
 
 def clean_description(text: str) -> str:

@@ -7,6 +7,11 @@ tokens with random ``kid`` values, so a refresh may start at most once per
 that interval refreshes at once, every other one inside it is refused without a request. The
 cache is also renewed, lazily, once it is older than ``max_age``, so keys the provider withdrew
 stop verifying. Only RS256 and ES256 keys are kept; ``none`` and HMAC can never verify.
+
+No lock is held across an HTTP call: the lock guards the cache alone, so a slow or hanging key
+endpoint delays only the requests that need the answer -- the one that started the fetch, and
+those whose ``kid`` is not cached (they wait for that fetch rather than start another). A
+request whose key is cached, even one due for renewal, gets it at once while the fetch runs.
 """
 
 from __future__ import annotations
@@ -19,15 +24,13 @@ from typing import Any
 import jwt
 import requests
 
+from idp.rp.discovery import discovery_url, endpoint, get_json
 from idp.rp.errors import InvalidToken, ProviderUnavailable
 
 #: The only signature algorithms accepted (RFC 8725 section 3.1: an explicit allow-list).
 ALGORITHMS = frozenset({"RS256", "ES256"})
 
-
-def discovery_url(issuer: str) -> str:
-    """OIDC Discovery 1.0 section 4: drop a trailing slash, append the well-known path."""
-    return issuer.rstrip("/") + "/.well-known/openid-configuration"
+__all__ = ["ALGORITHMS", "ProviderKeys", "discovery_url", "parse_jwks"]
 
 
 class ProviderKeys:
@@ -54,8 +57,9 @@ class ProviderKeys:
         self.fetches = 0  # JWKS requests made, for monitoring and tests
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None  # time of the last attempt, failed or not
-        self._failed = False  # whether that attempt failed
-        self._lock = threading.Lock()
+        self._failed = False  # whether that attempt failed (or is still running)
+        self._running: threading.Event | None = None  # set when the fetch in flight ends
+        self._lock = threading.Lock()  # guards the fields above; never held across HTTP
 
     def key(self, kid: str) -> jwt.PyJWK:
         """The public key named ``kid``; raises ``InvalidToken`` if the provider has none."""
@@ -64,24 +68,24 @@ class ProviderKeys:
             known = self._keys.get(kid)
             if known is not None and not self._stale(now):
                 return known
-            if self._may_fetch(now):
-                try:
-                    self._fetch(now)
-                except ProviderUnavailable:
-                    if known is None:
-                        raise
-                    return known  # stale but known: better than refusing every token
-            found = self._keys.get(kid)
-            if found is not None:
-                return found
-            if self._failed:
-                raise ProviderUnavailable("the provider's keys could not be fetched")
-            raise InvalidToken("the token is signed with an unknown key")
+            running = self._running
+            mine = running is None and self._may_fetch(now)
+            if mine:
+                running = self._begin(now)
+        if mine:
+            self._fetch(running)
+        elif running is not None:
+            if known is not None:
+                return known  # someone else is renewing the cache; this key serves meanwhile
+            running.wait(2 * self.timeout + 1)  # discovery and JWKS, each within the timeout
+        return self._lookup(kid, known)
 
     def refresh(self) -> None:
         """Fetch the JWKS now, whatever the interval (for an app that knows keys changed)."""
         with self._lock:
-            self._fetch(self.clock())
+            running = self._begin(self.clock())
+        if not self._fetch(running):
+            raise ProviderUnavailable("the provider's keys could not be fetched")
 
     @property
     def kids(self) -> frozenset[str]:
@@ -95,35 +99,48 @@ class ProviderKeys:
     def _may_fetch(self, now: float) -> bool:
         return self._fetched_at is None or now - self._fetched_at >= self.min_refresh_interval
 
-    def _fetch(self, now: float) -> None:
-        self._fetched_at = now  # failures count too: a provider that is down is not hammered
+    def _begin(self, now: float) -> threading.Event:
+        """Claim the next fetch (the lock is held). Failures count too: a provider that is
+        down is not hammered, and until this fetch succeeds the keys count as unfetched."""
+        self._fetched_at = now
         self._failed = True
-        uri = self.jwks_uri or self._discover()
-        self.fetches += 1
-        self._keys = parse_jwks(self._get_json(uri))
-        self._failed = False
+        self._running = threading.Event()
+        return self._running
 
-    def _discover(self) -> str:
-        """``jwks_uri`` from discovery, after checking the document is this issuer's (4.3)."""
-        metadata = self._get_json(discovery_url(self.issuer))
-        if metadata.get("issuer") != self.issuer:
-            raise ProviderUnavailable("discovery names a different issuer")
-        uri = metadata.get("jwks_uri")
-        if not isinstance(uri, str) or not uri:
-            raise ProviderUnavailable("discovery has no jwks_uri")
-        self.jwks_uri = uri
-        return uri
-
-    def _get_json(self, url: str) -> dict[str, Any]:
+    def _fetch(self, running: threading.Event) -> bool:
+        """Download and install the JWKS, outside the lock; True if it succeeded."""
+        keys = None
         try:
-            response = self.session.get(url, timeout=self.timeout)
-            response.raise_for_status()
-            data = response.json()
-        except (requests.RequestException, ValueError) as exc:
-            raise ProviderUnavailable(f"cannot fetch {url}") from exc
-        if not isinstance(data, dict):
-            raise ProviderUnavailable(f"{url} is not a JSON object")
-        return data
+            keys = self._download()
+        except ProviderUnavailable:
+            pass
+        finally:
+            with self._lock:
+                if keys is not None:
+                    self._keys, self._failed = keys, False
+                if self._running is running:
+                    self._running = None
+            running.set()
+        return keys is not None
+
+    def _download(self) -> dict[str, jwt.PyJWK]:
+        uri = self.jwks_uri or endpoint(self.session, self.issuer, "jwks_uri", self.timeout)
+        self.jwks_uri = uri
+        self.fetches += 1
+        return parse_jwks(get_json(self.session, uri, self.timeout))
+
+    def _lookup(self, kid: str, known: jwt.PyJWK | None) -> jwt.PyJWK:
+        """After a fetch (or none allowed): the key, else why there is none."""
+        with self._lock:
+            found = self._keys.get(kid)
+            failed = self._failed
+        if found is not None:
+            return found
+        if failed:
+            if known is not None:
+                return known  # stale but known: better than refusing every token
+            raise ProviderUnavailable("the provider's keys could not be fetched")
+        raise InvalidToken("the token is signed with an unknown key")
 
 
 def parse_jwks(document: dict[str, Any]) -> dict[str, jwt.PyJWK]:

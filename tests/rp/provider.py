@@ -1,18 +1,24 @@
-"""A tiny stand-in provider on loopback: discovery and a JWKS, over real HTTP, counting requests.
+"""A tiny stand-in provider on loopback: discovery, a JWKS and introspection, over real HTTP,
+counting requests.
 
 Tests sign their own tokens with keys they hold, publish the public halves here, and watch how
-often the relying-party code comes back for the JWKS.
+often the relying-party code comes back for the JWKS. ``jwks_delay`` makes the key endpoint
+slow; ``/introspect`` (RFC 7662) answers for the resource server ``rs`` / ``rs-secret`` and
+calls a token inactive once its ``jti`` is in ``revoked``.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs, unquote
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -43,9 +49,16 @@ class StubProvider:
     """Serves ``/.well-known/openid-configuration`` and ``/jwks.json`` for ``keys``."""
 
     keys: list[Key] = field(default_factory=list)
-    hits: dict[str, int] = field(default_factory=lambda: {"discovery": 0, "jwks": 0})
+    hits: dict[str, int] = field(
+        default_factory=lambda: {"discovery": 0, "jwks": 0, "introspect": 0}
+    )
     issuer: str = ""
     extra_jwks: list[dict] = field(default_factory=list)
+    jwks_delay: float = 0.0
+    jwks_started: threading.Event = field(default_factory=threading.Event)
+    revoked: set[str] = field(default_factory=set)
+    introspection_client: tuple[str, str] = ("rs", "rs-secret")
+    introspect_status: int = 200
 
     def start(self) -> StubProvider:
         stub = self
@@ -54,15 +67,34 @@ class StubProvider:
             def do_GET(self) -> None:  # noqa: N802 (the http.server hook's name)
                 if self.path == "/.well-known/openid-configuration":
                     stub.hits["discovery"] += 1
-                    body = {"issuer": stub.issuer, "jwks_uri": stub.issuer + "/jwks.json"}
+                    body = {"issuer": stub.issuer, "jwks_uri": stub.issuer + "/jwks.json",
+                            "introspection_endpoint": stub.issuer + "/introspect"}  # fmt: skip
                 elif self.path == "/jwks.json":
                     stub.hits["jwks"] += 1
+                    stub.jwks_started.set()
+                    time.sleep(stub.jwks_delay)
                     body = {"keys": [k.public_jwk() for k in stub.keys] + stub.extra_jwks}
                 else:
                     self.send_error(404)
                     return
+                self.reply(200, body)
+
+            def do_POST(self) -> None:  # noqa: N802
+                if self.path != "/introspect":
+                    self.send_error(404)
+                    return
+                stub.hits["introspect"] += 1
+                form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                if stub.introspect_status != 200:
+                    self.reply(stub.introspect_status, {"error": "server_error"})
+                elif _basic(self.headers.get("Authorization")) != stub.introspection_client:
+                    self.reply(401, {"error": "invalid_client"})
+                else:
+                    self.reply(200, stub.introspect(form["token"][0]))
+
+            def reply(self, status: int, body: dict) -> None:
                 data = json.dumps(body).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -71,12 +103,19 @@ class StubProvider:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.issuer = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         ).start()
         return self
+
+    def introspect(self, token: str) -> dict:
+        """RFC 7662 2.2: active unless revoked or expired (read, not verified: the stub's own)."""
+        claims = jwt.decode(token, options={"verify_signature": False})
+        if claims.get("jti") in self.revoked or claims["exp"] <= time.time():
+            return {"active": False}
+        return {"active": True, **claims}
 
     def stop(self) -> None:
         self.httpd.shutdown()
@@ -102,6 +141,21 @@ class StubProvider:
     def access_token(self, key: Key, **claims: Any) -> str:
         defaults = {"client_id": "client-1", "jti": uuid.uuid4().hex, "scope": "openid"}
         return self.sign(key, typ="at+jwt", **{**defaults, **claims})
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Quiet about clients that hung up (a verifier whose timeout passed)."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+def _basic(header: str | None) -> tuple[str, str] | None:
+    """RFC 6749 2.3.1: client_secret_basic, each part form-encoded before base64."""
+    if not header or not header.startswith("Basic "):
+        return None
+    user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    return unquote(user), unquote(password)
 
 
 class FakeClock:

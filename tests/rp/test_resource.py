@@ -64,8 +64,18 @@ def test_no_credentials_get_a_bare_challenge(api):
     assert response.headers["Cache-Control"] == "no-store"
 
 
-@pytest.mark.parametrize("value", ["Basic dXNlcjpwYXNz", "Bearer", "Bearer a b", 'Bearer "x"'])
-def test_other_schemes_and_malformed_bearer_values_are_invalid_tokens(api, value):
+@pytest.mark.parametrize("value", ["Basic dXNlcjpwYXNz", "Negotiate abc", "Bearer_x y", ""])
+def test_another_scheme_is_no_bearer_credentials_and_gets_a_bare_challenge(api, value):
+    """RFC 6750 3.1: "attempted using an unsupported authentication method" is answered like
+    no authentication at all, without an error code."""
+    response = api.get("/profile", headers={"Authorization": value})
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert "error" not in response.json
+
+
+@pytest.mark.parametrize("value", ["Bearer", "Bearer a b", 'Bearer "x"', "bearer  ,"])
+def test_malformed_bearer_values_are_invalid_tokens(api, value):
     response = api.get("/profile", headers={"Authorization": value})
     assert response.status_code == 401
     assert _challenge(response)[1]["error"] == "invalid_token"

@@ -22,7 +22,7 @@ def test_valid_id_token_gives_acr_amr_auth_time(stub, verifier):
     assert verified.acr == "urn:idp:acr:mfa"
     assert verified.amr == ("mfa", "otp", "pwd")
     assert verified.auth_time == verified.claims["auth_time"]
-    assert stub.hits == {"discovery": 1, "jwks": 1}
+    assert stub.hits == {"discovery": 1, "jwks": 1, "introspect": 0}
 
 
 def test_es256_access_token_verifies(stub, verifier):
