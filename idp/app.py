@@ -57,7 +57,7 @@ def _engine_options(url: str) -> dict:
 def _init_extensions(app: Flask) -> None:
     from idp.extensions import csrf, db
     from idp.keys import encryption, signing
-    from idp.oauth2 import server
+    from idp.oauth2 import logout_dispatcher, server
     from idp.web import outage, pages
 
     pages.init_app(app)  # first: its request checks run before CSRF protection reads the form
@@ -65,6 +65,7 @@ def _init_extensions(app: Flask) -> None:
     csrf.init_app(app)
     outage.init_app(app)
     server.init_app(app)
+    logout_dispatcher.init_app(app)  # no thread yet: serving entry points start it
     encryption.init_app(app)
     ttl = max(app.config["ACCESS_TOKEN_TTL"], app.config["ID_TOKEN_TTL"])
     store = signing.KeyStore(app.config["KEYS_DIR"], max_token_ttl=ttl)
@@ -75,11 +76,11 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from idp.views import home, oauth, wellknown
-    from idp.views.account import delivered_codes, passkeys, profile, security
+    from idp.views.account import delivered_codes, offline_access, passkeys, profile, security
     from idp.views.signin import auth, delivered_code, enroll, mfa, passkey
 
     signin = (auth, mfa, passkey, delivered_code, enroll)
-    account = (profile, security, passkeys, delivered_codes)
+    account = (profile, security, passkeys, delivered_codes, offline_access)
     for module in (wellknown, oauth, *signin, *account, home):
         app.register_blueprint(module.bp)
 

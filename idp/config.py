@@ -168,6 +168,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMS_WEBHOOK_URL", "", str, "HTTPS endpoint of the SMS provider; empty: outbox"),
     Setting("SMS_WEBHOOK_SECRET", "", str, "HMAC-SHA256 key signing webhook bodies"),
     Setting("SMS_WEBHOOK_TIMEOUT", 10, int, "seconds to wait for the SMS webhook"),
+    Setting(
+        "BACKCHANNEL_LOGOUT_TIMEOUT",
+        5.0,
+        float,
+        "seconds to wait for a client's back-channel logout URI, at most 30",
+    ),  # fmt: skip
+    Setting(
+        "BACKCHANNEL_LOGOUT_RETRY_FIRST",
+        2,
+        int,
+        "seconds before retrying a failed back-channel logout; then doubling",
+    ),  # fmt: skip
+    Setting("BACKCHANNEL_LOGOUT_RETRY_MAX", 300, int, "longest wait between two retries, seconds"),
+    Setting(
+        "BACKCHANNEL_LOGOUT_GIVE_UP",
+        3600,
+        int,
+        "seconds after the session ended that a back-channel logout is no longer retried",
+    ),  # fmt: skip
 )
 
 
@@ -216,6 +235,7 @@ def _validate(values: dict) -> None:
     _validate_webauthn(values, parts)
     _parse_acr_levels(values)
     _validate_delivered_codes(values)
+    _validate_backchannel_logout(values)
     if values["ENV"] == "production":
         _refuse_insecure(values, parts.scheme)
 
@@ -277,6 +297,23 @@ def _validate_delivered_codes(values: dict) -> None:
         raise ConfigError("IDP_SMS_WEBHOOK_URL: production needs an https URL")
     if len(values["SMS_WEBHOOK_SECRET"]) < 32:
         raise ConfigError("IDP_SMS_WEBHOOK_SECRET: needs 32+ characters with a webhook URL")
+
+
+def _validate_backchannel_logout(values: dict) -> None:
+    """A slow client must never hold a sender long (OIDC BCL 2.8 leaves the timeout to us)."""
+    if not 0 < values["BACKCHANNEL_LOGOUT_TIMEOUT"] <= 30:
+        raise ConfigError("IDP_BACKCHANNEL_LOGOUT_TIMEOUT: more than 0 and at most 30 seconds")
+    first, longest = (
+        values["BACKCHANNEL_LOGOUT_RETRY_FIRST"],
+        values["BACKCHANNEL_LOGOUT_RETRY_MAX"],
+    )
+    if not 1 <= first <= longest:
+        raise ConfigError(
+            "IDP_BACKCHANNEL_LOGOUT_RETRY_FIRST, IDP_BACKCHANNEL_LOGOUT_RETRY_MAX: "
+            "1 <= first <= longest seconds"
+        )
+    if values["BACKCHANNEL_LOGOUT_GIVE_UP"] <= 0:
+        raise ConfigError("IDP_BACKCHANNEL_LOGOUT_GIVE_UP: must be a positive number of seconds")
 
 
 def _refuse_insecure(values: dict, scheme: str) -> None:

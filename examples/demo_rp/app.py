@@ -2,8 +2,12 @@
 
 It exists to show, end to end, what a real client sees: the authorization code flow with
 PKCE (S256), state and nonce, a validated ID token (signature against the JWKS, iss, aud,
-nonce, exp), a UserInfo call, and RP-initiated logout. All protocol work is delegated to
-Authlib's Flask client so the demo exercises the provider the way ordinary clients do.
+nonce, exp), a UserInfo call, RP-initiated logout, and back-channel logout (OIDC Back-Channel
+Logout 1.0, ``examples.demo_rp.backchannel``): when the provider session ends, by the demo's
+sign-out button or anywhere else, the provider POSTs a logout token to ``/backchannel-logout``
+and the demo's session for that ``sid`` is signed out at its next request. All protocol work
+is delegated to Authlib's Flask client so the demo exercises the provider the way ordinary
+clients do.
 
 It also shows step-up (the client side of RFC 9470) with ``idp.rp``: the profile page needs
 any sign-in, *Billing* the MFA level, *Delete account* a phishing-resistant one (``phr``) at
@@ -36,10 +40,11 @@ from typing import Any
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth, OAuthError
-from flask import Flask, redirect, render_template, request, session, url_for
+from flask import Flask, jsonify, redirect, render_template, request, session, url_for
 from joserfc.errors import JoseError
 from werkzeug.wrappers import Response
 
+from examples.demo_rp.backchannel import EndedSessions, InvalidLogoutToken, LogoutTokenVerifier
 from idp.rp import (
     MFA,
     PHR,
@@ -185,6 +190,30 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
 
     verifier = TokenVerifier(settings["issuer"], audience=settings["client_id"])
+    logout_tokens = LogoutTokenVerifier(settings["issuer"], settings["client_id"], verifier.keys)
+    ended = app.extensions["demo_rp.ended_sessions"] = EndedSessions()
+
+    @app.before_request
+    def signed_out_at_the_provider() -> None:
+        """A session whose provider session ended (a logout token said so) is over here too."""
+        user = session.get("user")
+        if user and ended.ended(user["claims"]):
+            session.clear()
+
+    @app.post("/backchannel-logout")
+    def backchannel_logout() -> tuple[Response, int]:
+        """OIDC Back-Channel Logout 1.0 2.5-2.8: the provider says a session ended. No cookie
+        comes with it: remember the sid, and sign its browser out at its next request."""
+        try:
+            logout = logout_tokens.verify(request.form.get("logout_token", ""))
+        except InvalidLogoutToken as exc:
+            response = jsonify(error="invalid_request", error_description=str(exc))
+            response.headers["Cache-Control"] = "no-store"
+            return response, 400
+        ended.add(logout)
+        response = jsonify(status="signed out")
+        response.headers["Cache-Control"] = "no-store"
+        return response, 200
 
     def error_page(code: str, description: str, status: int) -> tuple[str, int]:
         """Show provider or exchange failures to the user instead of a stack trace."""

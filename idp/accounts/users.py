@@ -7,10 +7,10 @@ import re
 from sqlalchemy import select
 
 from idp import audit
-from idp.accounts import mailed_links, password_backoff, passwords, trusted_devices
+from idp.accounts import mailed_links, password_backoff, passwords, session_end, trusted_devices
 from idp.clock import now
 from idp.extensions import db
-from idp.models import EmailChange, PasswordReset, Role, User
+from idp.models import EmailChange, LoginSession, PasswordReset, Role, User
 from idp.models.tokens import Token, revoke_where
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -75,10 +75,14 @@ def role(name: str) -> Role:
     return row
 
 
-def set_password(user: User, password: str, *, event: str) -> None:
-    """Replace the password and revoke the user's refresh tokens (stolen ones die with it)."""
+def set_password(
+    user: User, password: str, *, event: str, keep: LoginSession | None = None
+) -> None:
+    """Replace the password; revoke the user's tokens and end every sign-in session but
+    ``keep`` (the one that changed it): what a thief holds dies with the old password."""
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = now()
+    session_end.end_all(user, reason=event, keep=keep)
     revoked = revoke_where(Token.user_id == user.id)
     audit.record(event, actor=user.email, subject=user.sub, tokens_revoked=revoked)
     trusted_devices.revoke(user, actor=user.email, reason=event)

@@ -39,6 +39,14 @@ ALLOW_NO_PKCE_HELP = (
     "Let this confidential client omit PKCE (RFC 9700 2.1.1 recommends it for every client); "
     "audited. Public clients always need it."
 )
+ONLINE_REFRESH_HELP = (
+    "Issue refresh tokens without offline_access too, bound to the sign-in session: they stop "
+    "working when it ends (OIDC Core 11)."
+)
+BACKCHANNEL_LOGOUT_HELP = (
+    "Where a logout token is POSTed when a sign-in session this client got tokens in ends "
+    "(OpenID Connect Back-Channel Logout 1.0); absolute http(s), no fragment."
+)
 RESOURCE_HELP = (
     "A protected resource (API) URI its access tokens may be issued for with the resource "
     "parameter (RFC 8707); repeatable."
@@ -54,11 +62,13 @@ RESOURCE_HELP = (
 @click.option("--first-party", is_flag=True, help="Skip the consent screen.")
 @click.option("--allow-no-pkce", is_flag=True, help=ALLOW_NO_PKCE_HELP)
 @click.option("--resource", "resource_uris", multiple=True, help=RESOURCE_HELP)
+@click.option("--online-refresh", is_flag=True, help=ONLINE_REFRESH_HELP)
+@click.option("--backchannel-logout-uri", help=BACKCHANNEL_LOGOUT_HELP)
 @acr_options
 @in_app
 def clients_create(
     name, redirect_uris, logout_uris, grant_types, public, first_party, allow_no_pkce,
-    resource_uris, minimum_acr, default_acr,
+    resource_uris, online_refresh, backchannel_logout_uri, minimum_acr, default_acr,
 ) -> None:  # fmt: skip
     client, secret = registration.register(
         name=name,
@@ -71,6 +81,8 @@ def clients_create(
         minimum_acr=minimum_acr,
         default_acr_values=list(default_acr),
         resources=list(resource_uris),
+        online_refresh=online_refresh,
+        backchannel_logout_uri=backchannel_logout_uri,
     )
     db.session.commit()
     click.echo(json.dumps(client_json(client, secret), indent=2))
@@ -95,13 +107,19 @@ def clients_create(
               help=ALLOW_NO_PKCE_HELP)  # fmt: skip
 @click.option("--resource", "resource_uris", multiple=True, help="Replaces the resources.")
 @click.option("--clear-resources", is_flag=True, help="Remove the registered resources.")
+@click.option("--online-refresh/--no-online-refresh", "online_refresh", default=None,
+              help=ONLINE_REFRESH_HELP)  # fmt: skip
+@click.option("--backchannel-logout-uri", help=BACKCHANNEL_LOGOUT_HELP)
+@click.option("--no-backchannel-logout-uri", is_flag=True,
+              help="Stop back-channel logout for this client.")  # fmt: skip
 @acr_options
 @click.option("--no-minimum-acr", is_flag=True, help="Remove the client's minimum acr.")
 @click.option("--clear-default-acr", is_flag=True, help="Remove the default acr values.")
 @in_app
 def clients_update(
     client_id, name, redirect_uris, logout_uris, grant_types, first_party, allow_no_pkce,
-    resource_uris, clear_resources, minimum_acr, default_acr, no_minimum_acr, clear_default_acr,
+    resource_uris, clear_resources, online_refresh, backchannel_logout_uri,
+    no_backchannel_logout_uri, minimum_acr, default_acr, no_minimum_acr, clear_default_acr,
 ) -> None:  # fmt: skip
     client = _client(client_id)
     changes = {
@@ -112,6 +130,10 @@ def clients_update(
         "first_party": first_party,
         "allow_no_pkce": allow_no_pkce,
         "resources": _resource_changes(resource_uris, clear_resources),
+        "online_refresh": online_refresh,
+        "backchannel_logout_uri": _backchannel_change(
+            backchannel_logout_uri, no_backchannel_logout_uri
+        ),
         **_acr_changes(client, minimum_acr, default_acr, no_minimum_acr, clear_default_acr),
     }
     registration.update(client, actor="cli", **{k: v for k, v in changes.items() if v is not None})
@@ -162,6 +184,13 @@ def _resource_changes(uris: tuple[str, ...], clear: bool) -> list[str] | None:
     return [] if clear else list(uris) or None
 
 
+def _backchannel_change(uri: str | None, remove: bool) -> str | None:
+    """The back-channel logout URI the options ask for (``""``: none); ``None``: no change."""
+    if uri and remove:
+        raise ValueError("give a back-channel logout URI or its removal, not both")
+    return "" if remove else uri
+
+
 def _acr_changes(
     client: Client,
     minimum_acr: str | None,
@@ -193,6 +222,8 @@ def client_json(client: Client, secret: str | None = None) -> dict:
         "minimum_acr": client.minimum_acr,
         "default_acr_values": client.default_acr_values,
         "resources": client.resources,
+        "online_refresh": client.online_refresh,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
     }
     if secret:
         data["client_secret"] = secret

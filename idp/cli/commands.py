@@ -12,7 +12,7 @@ import click
 from sqlalchemy import select
 
 from idp import audit
-from idp.accounts import policies, users
+from idp.accounts import policies, session_end, users
 from idp.accounts.passwords import WeakPasswordError
 from idp.cli.clients import clients_group
 from idp.cli.policy import policy_group, roles_set_policy, users_override
@@ -30,8 +30,10 @@ def main() -> None:
 @click.option("--host", default="localhost", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
+    from idp.oauth2 import logout_dispatcher
     from idp.web.devserver import RedactingRequestHandler
 
+    logout_dispatcher.start(app())  # delivers back-channel logout notices (no extra worker)
     app().run(
         host=host,
         port=port,
@@ -99,6 +101,22 @@ def users_unlock(email: str) -> None:
     count = unlock_all(user.id, actor="cli", subject=user.sub)
     db.session.commit()
     click.echo(json.dumps({"email": user.email, "unlocked": count}))
+
+
+@users_group.command(
+    "end-sessions",
+    help="End every sign-in session of a user: their online tokens stop working, and clients "
+    "registered for back-channel logout are told.",
+)
+@click.argument("email")
+@in_app
+def users_end_sessions(email: str) -> None:
+    user = users.by_email(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    ended = session_end.end_all(user, reason="ended_by_admin", actor="cli")
+    db.session.commit()
+    click.echo(json.dumps({"email": user.email, "sessions_ended": ended}))
 
 
 @users_group.command("list", help="List users as JSON lines.")

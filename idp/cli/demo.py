@@ -1,8 +1,10 @@
 """``idp demo``: migrate, seed a demo user and the demo relying app, then run both.
 
-The demo client's secret is written to ``instance/demo_client.json`` (mode 600), where the demo
-app reads it; re-running reuses it. The demo user's password is fixed and printed: this is a
-development convenience and refuses to run with ``IDP_ENV=production``.
+The demo client is registered for back-channel logout (``DEMO_RP/backchannel-logout``), so
+ending the provider session (signing out there, ``idp users end-sessions``) signs the demo app
+out too. The demo client's secret is written to ``instance/demo_client.json`` (mode 600),
+where the demo app reads it; re-running reuses it. The demo user's password is fixed and
+printed: this is a development convenience and refuses to run with ``IDP_ENV=production``.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from idp import db as schema
 from idp.accounts import users
 from idp.extensions import db
 from idp.models import Client
-from idp.oauth2 import registration
+from idp.oauth2 import logout_dispatcher, registration
 from idp.web.devserver import RedactingRequestHandler
 
 DEMO_EMAIL = "demo@example.com"
 DEMO_PASSWORD = "demo-password-123"  # noqa: S105 (printed demo credential)
 DEMO_RP = "http://localhost:5001"
+DEMO_BACKCHANNEL_LOGOUT_URI = f"{DEMO_RP}/backchannel-logout"
 
 
 def run(app: Flask, serve: bool = True) -> None:
@@ -54,13 +57,19 @@ def _seed_client(path: Path) -> dict:
     if path.exists():
         saved = json.loads(path.read_text())
         stmt = select(Client).where(Client.client_id == saved["client_id"])
-        if db.session.execute(stmt).scalar() is not None:
+        client = db.session.execute(stmt).scalar()
+        if client is not None:
+            if client.backchannel_logout_uri is None:  # seeded by a version without it
+                registration.update(
+                    client, actor="demo", backchannel_logout_uri=DEMO_BACKCHANNEL_LOGOUT_URI
+                )
             return saved
     client, secret = registration.register(
         name="Demo relying app",
         redirect_uris=[f"{DEMO_RP}/callback"],
         post_logout_redirect_uris=[f"{DEMO_RP}/"],
         first_party=True,
+        backchannel_logout_uri=DEMO_BACKCHANNEL_LOGOUT_URI,
     )
     saved = {"client_id": client.client_id, "client_secret": secret}
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,6 +92,7 @@ def _serve(app: Flask, credentials: dict) -> None:
         [sys.executable, "-m", "examples.demo_rp.app", "--port", "5001"], cwd=root, env=env
     )
     try:
+        logout_dispatcher.start(app)
         app.run(
             host="localhost",
             port=5000,

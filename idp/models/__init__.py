@@ -5,6 +5,7 @@ from idp.models.browser_state import BrowserStateValue
 from idp.models.client import Client
 from idp.models.device import RateLimitCounter, TrustedDevice
 from idp.models.factor import BackupCode, Challenge, Factor
+from idp.models.logout_notice import LogoutNotice
 from idp.models.policy import DefaultPolicy, PolicyOverride
 from idp.models.session import AuthenticationEvent, Consent, LoginSession
 from idp.models.tokens import AuthorizationCode, Token
@@ -23,6 +24,7 @@ __all__ = [
     "EmailChange",
     "Factor",
     "LoginSession",
+    "LogoutNotice",
     "PasswordFailures",
     "PasswordReset",
     "PolicyOverride",

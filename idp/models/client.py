@@ -39,8 +39,12 @@ class Client(db.Model, ClientMixin):
     #: Client policy: the weakest acr any sign-in for it may have, and acr_values to assume.
     minimum_acr: Mapped[str | None] = mapped_column(String(200), nullable=True)
     default_acr_values: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    #: Refresh tokens without ``offline_access``, bound to the sign-in session (OIDC Core 11).
+    online_refresh: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     #: The protected resources (RFC 8707) access tokens for this client may be issued for.
     resources: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    #: Where a logout token is POSTed when a session it got tokens in ends (OIDC BCL 1.0 2.2).
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
 
     @property

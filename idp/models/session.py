@@ -13,17 +13,23 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.clock import now
 from idp.extensions import db
+from idp.models.indexes import partial_index
 
 
 class LoginSession(db.Model):
     """One browser's signed-in state at the provider; its id is the OIDC ``sid``."""
 
     __tablename__ = "login_sessions"
+    # Ending a session follows ``superseded_by`` backwards to the sessions it continued (the
+    # sids their clients know, ``logout_notice.session_chain``); most rows have none.
+    __table_args__ = (partial_index("ix_login_sessions_superseded_by", "superseded_by"),)
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
     expires_at: Mapped[int] = mapped_column(BigInteger)
     ended_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    #: The session a re-authentication of the same user continued this one in (``session_end``).
+    superseded_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     events: Mapped[list[AuthenticationEvent]] = relationship(
         order_by="AuthenticationEvent.at", lazy="selectin", cascade="all, delete-orphan"
     )

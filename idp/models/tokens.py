@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
+import sqlalchemy as sa
 from authlib.oauth2.rfc6749 import TokenMixin
 from authlib.oidc.core import AuthorizationCodeMixin
 from sqlalchemy import JSON, BigInteger, ForeignKey, String, bindparam, select, update
@@ -90,6 +91,7 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
         partial_index("uq_tokens_refresh_digest", "refresh_digest", unique=True),
         partial_index("ix_tokens_code_id", "code_id"),
         partial_index("ix_tokens_family", "family"),
+        partial_index("ix_tokens_sid", "sid"),  # a session's tokens end with it (0016)
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     jti: Mapped[str] = mapped_column(String(64), unique=True)
@@ -120,6 +122,9 @@ class Token(AuthenticationContextColumns, db.Model, TokenMixin):
     #: the resources the grant allows, which a refresh may narrow and its successor keeps.
     audience: Mapped[list | None] = mapped_column(JSON, nullable=True)
     resources: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    #: A refresh token of an ``offline_access`` grant: it outlives the sign-in session (OIDC
+    #: Core 11). Every other row ends with its session (``idp.accounts.session_end``).
+    offline: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     @staticmethod
     def rotate_refresh(digest: str, client_id: str) -> RotatedRefresh | None:
@@ -186,6 +191,7 @@ class RotatedRefresh:
     auth_time: int | None
     sid: str | None
     resources: list | None
+    offline: bool
 
     def get_scope(self) -> str:
         """The refresh token's scope: the most a refresh may ask for, and its default."""

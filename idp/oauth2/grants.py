@@ -26,7 +26,7 @@ from sqlalchemy import bindparam, select
 from idp import audit, random_tokens
 from idp.clock import now
 from idp.extensions import db
-from idp.models import AuthorizationCode, Token, User
+from idp.models import AuthorizationCode, LoginSession, Token, User
 from idp.models.statements import DriverStatement, leave_driver_transaction
 from idp.models.tokens import PresentedRefresh, RotatedRefresh, revoke_where
 from idp.oauth2 import claims as user_claims
@@ -241,10 +241,13 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         _refuse(presented, client, refusal)
 
     def validate_token_request(self) -> None:
-        """Rotation and scope, then the resources (RFC 8707 2.2): within the grant's, which
-        the successor keeps whole, as it keeps the scope."""
+        """Rotation and scope; an online token's session still live (``session_end``); then
+        the resources (RFC 8707 2.2): within the grant's, kept whole like the scope."""
         super().validate_token_request()
-        granted = tuple(self.request.refresh_token.resources or ())
+        presented = self.request.refresh_token
+        if not presented.offline and not _session_live(presented.sid):
+            raise InvalidGrantError("the sign-in session this refresh token belongs to has ended")
+        granted = tuple(presented.resources or ())
         audience = resources.audience(self.request.client, flask_request.values, granted)
         tokens.issue_for(audience, granted)
 
@@ -271,6 +274,18 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
 
 
 _SUBJECT = DriverStatement(select(User.id, User.sub).where(User.id == bindparam("id")))
+_LIVE_SESSION = DriverStatement(
+    select(LoginSession.id).where(
+        LoginSession.id == bindparam("sid"),
+        LoginSession.ended_at.is_(None),
+        LoginSession.expires_at > bindparam("at"),
+    )
+)
+
+
+def _session_live(sid: str | None) -> bool:
+    """Whether the sign-in session an online refresh token is bound to has not ended."""
+    return sid is not None and _LIVE_SESSION.first(sid=sid, at=now()) is not None
 
 
 @dataclass(frozen=True)

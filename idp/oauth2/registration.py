@@ -1,7 +1,8 @@
 """Client registration and its changes, shared by the CLI and (later) the admin console.
 
 Every setting is checked here (RFC 6749 3.1.2 redirect URIs; configured acr levels; PKCE for
-public clients) and every change is audited with the registration before and after.
+public clients; OIDC Back-Channel Logout 2.2 logout URIs) and every change is audited with the
+registration before and after.
 """
 
 from __future__ import annotations
@@ -28,7 +29,11 @@ SETTINGS = (
     "minimum_acr",
     "default_acr_values",
     "resources",
+    "online_refresh",
+    "backchannel_logout_uri",
 )
+#: Settings where an empty value means none (stored as NULL).
+_NULLABLE = frozenset({"minimum_acr", "backchannel_logout_uri"})
 
 
 def register(
@@ -43,6 +48,8 @@ def register(
     minimum_acr: str | None = None,
     default_acr_values: list[str] | None = None,
     resources: list[str] | None = None,
+    online_refresh: bool = False,
+    backchannel_logout_uri: str | None = None,
 ) -> tuple[Client, str | None]:
     """Create a client; returns it and its secret (``None`` for public clients), shown once."""
     secret = None if public else random_tokens.token(32)
@@ -58,6 +65,8 @@ def register(
         minimum_acr=minimum_acr or None,
         default_acr_values=default_acr_values or [],
         resources=resources or [],
+        online_refresh=online_refresh,
+        backchannel_logout_uri=backchannel_logout_uri or None,
     )
     _check(client)
     db.session.add(client)
@@ -75,7 +84,7 @@ def update(client: Client, *, actor: str, **changes) -> None:
         raise ValueError(f"not a client setting: {', '.join(sorted(unknown))}")
     before = _settings(client)
     for key, value in changes.items():
-        setattr(client, key, (value or None) if key == "minimum_acr" else value)
+        setattr(client, key, (value or None) if key in _NULLABLE else value)
     _check(client)
     audit.record(
         "client_changed", actor=actor, client_id=client.client_id, before=before,
@@ -101,6 +110,22 @@ def _check(client: Client) -> None:
         _check_uri(uri)
     _check_acr([client.minimum_acr] if client.minimum_acr else [], client.default_acr_values)
     _check_resources(client.resources)
+    if client.backchannel_logout_uri is not None:
+        _check_backchannel_logout_uri(client.backchannel_logout_uri)
+
+
+def _check_backchannel_logout_uri(uri: str) -> None:
+    """OIDC Back-Channel Logout 1.0 2.2: "an absolute URI as defined by Section 4.3 of
+    [RFC3986]" that "MUST NOT include a fragment component"; http(s), since it is POSTed to."""
+    parts = urlsplit(uri)
+    if len(uri) > 2000 or parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(
+            f"back-channel logout URI {uri!r} must be an absolute http(s) URI of at most 2000 "
+            "characters"
+        )
+    if "#" in uri:
+        raise ValueError(f"back-channel logout URI {uri!r} must not contain a fragment (OIDC "
+                         "Back-Channel Logout 2.2)")  # fmt: skip
 
 
 def _check_resources(uris: list[str]) -> None:

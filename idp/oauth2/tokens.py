@@ -90,9 +90,19 @@ def generate_token(
         "expires_in": ttl,
         "scope": scope or "",
     }
-    if include_refresh_token and user:
+    if include_refresh_token and user and _refreshable(grant_type, client, scope or ""):
         token["refresh_token"] = random_tokens.token(32)
     return token
+
+
+def _refreshable(grant_type: str, client, scope: str) -> bool:
+    """A refresh token only for ``offline_access`` (OIDC Core 11) or a client registered for
+    online ones; a refresh always has a successor (its family exists, whatever it narrows)."""
+    return (
+        grant_type == "refresh_token"
+        or "offline_access" in scope.split()
+        or bool(client.online_refresh)
+    )
 
 
 def save_token(token: dict, request) -> None:
@@ -127,12 +137,14 @@ def save_token(token: dict, request) -> None:
         "rotated_from": None,
         "audience": list(g.get("token_audience", ())) or None,
         "resources": None,
+        "offline": False,
     }
     if "refresh_token" in token:
         row["resources"] = list(g.get("token_resources", ())) or None
         row.update(
             _family(token["refresh_token"], request.refresh_token, row["code_id"], row["scope"])
         )
+        row["offline"] = "offline_access" in row["refresh_scope"].split()
     _INSERT.execute(**row)
     audit.record(
         "token_issued",
@@ -147,7 +159,7 @@ def save_token(token: dict, request) -> None:
 _COLUMNS = (
     "jti", "client_id", "user_id", "scope", "grant_type", "issued_at", "access_expires_at",
     "acr", "amr", "auth_time", "sid", "code_id", "refresh_digest", "refresh_scope", "family",
-    "family_expires_at", "rotated_from", "audience", "resources",
+    "family_expires_at", "rotated_from", "audience", "resources", "offline",
 )  # fmt: skip
 _INSERT = DriverStatement(strict_insert(Token.__table__, _COLUMNS))
 

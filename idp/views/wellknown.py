@@ -44,6 +44,9 @@ def openid_configuration():
         request_parameter_supported=False,
         request_uri_parameter_supported=False,
         authorization_response_iss_parameter_supported=True,  # RFC 9207 section 3
+        # OIDC Back-Channel Logout 1.0 2.1: every logout token carries the session's sid.
+        backchannel_logout_supported=True,
+        backchannel_logout_session_supported=True,
     )
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

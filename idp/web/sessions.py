@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from flask import current_app, session
 
 from idp import random_tokens
-from idp.accounts import policy_inputs
+from idp.accounts import policy_inputs, session_end
 from idp.clock import now
 from idp.extensions import db
 from idp.models import LoginSession, User
@@ -85,8 +85,6 @@ def sign_in(user: User, method: str, amr: list[str], for_request: str | None) ->
     is marked as re-authenticated, which satisfies its ``prompt=login`` or ``max_age``.
     """
     previous = current()
-    if previous is not None:
-        previous.ended_at = now()
     pending = session.get("pending", {})
     if for_request in pending:
         pending[for_request]["a"] = True
@@ -104,6 +102,10 @@ def sign_in(user: User, method: str, amr: list[str], for_request: str | None) ->
     db.session.add(row)
     row.authenticated(method, amr, now())
     session["sid"] = row.id
+    if previous is not None and previous.user_id == user.id:
+        session_end.supersede(previous, row)  # the same user again: the SSO session goes on
+    elif previous is not None:
+        session_end.end(previous, reason="another_user_signed_in")
     return row
 
 
@@ -111,7 +113,7 @@ def sign_out() -> LoginSession | None:
     """End the server-side session and forget the cookie's content."""
     row = current()
     if row is not None:
-        row.ended_at = now()
+        session_end.end(row, reason="signed_out")
     session.clear()
     session.rotate()
     return row

@@ -18,13 +18,15 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def demo_app(server, name: str) -> Iterator[str]:
-    """Register the demo as a first-party client of ``server`` and run it; yields its URL."""
+def demo_app(server, name: str, *, backchannel_logout: bool = False) -> Iterator[str]:
+    """Register the demo as a first-party client of ``server`` (for back-channel logout too,
+    if asked) and run it; yields its URL."""
     port = free_port()
     base = f"http://localhost:{port}"
+    extra = ("--backchannel-logout-uri", f"{base}/backchannel-logout") if backchannel_logout else ()
     client = server.create_client(
         "--name", name, "--redirect-uri", f"{base}/callback",
-        "--post-logout-redirect-uri", f"{base}/", "--first-party",
+        "--post-logout-redirect-uri", f"{base}/", "--first-party", *extra,
     )  # fmt: skip
     env = {
         **os.environ,

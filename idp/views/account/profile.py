@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 
 from idp import audit
-from idp.accounts import mailed_links, users
+from idp.accounts import mailed_links, offline_grants, users
 from idp.accounts.passwords import verify
 from idp.extensions import db
 from idp.models import EmailChange, User
@@ -32,6 +32,7 @@ def _page(profile=None, password=None, email=None, status: int = 200):
         password=password or ChangePasswordForm(formdata=None),
         email=email or ChangeEmailForm(formdata=None),
         signout=ConfirmForm(),
+        offline=offline_grants.of(user),
     )
     return body, status
 
@@ -73,7 +74,7 @@ def change_password():
     if not verify(user.password_hash, form.current_password.data):
         form.current_password.errors.append("That is not your current password.")
         return _page(password=form, status=400)
-    users.set_password(user, form.password.data, event="password_changed")
+    users.set_password(user, form.password.data, event="password_changed", keep=sessions.current())
     db.session.commit()
     flash("Your password was changed.")
     return redirect(url_for("account.index"), code=303)
