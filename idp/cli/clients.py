@@ -47,6 +47,10 @@ BACKCHANNEL_LOGOUT_HELP = (
     "Where a logout token is POSTed when a sign-in session this client got tokens in ends "
     "(OpenID Connect Back-Channel Logout 1.0); absolute http(s), no fragment."
 )
+SERVES_HELP = (
+    "A resource (API) URI this client is: it may introspect access tokens issued for it, "
+    "whichever client they went to (RFC 7662); repeatable."
+)
 RESOURCE_HELP = (
     "A protected resource (API) URI its access tokens may be issued for with the resource "
     "parameter (RFC 8707); repeatable."
@@ -62,13 +66,14 @@ RESOURCE_HELP = (
 @click.option("--first-party", is_flag=True, help="Skip the consent screen.")
 @click.option("--allow-no-pkce", is_flag=True, help=ALLOW_NO_PKCE_HELP)
 @click.option("--resource", "resource_uris", multiple=True, help=RESOURCE_HELP)
+@click.option("--serves", "served_uris", multiple=True, help=SERVES_HELP)
 @click.option("--online-refresh", is_flag=True, help=ONLINE_REFRESH_HELP)
 @click.option("--backchannel-logout-uri", help=BACKCHANNEL_LOGOUT_HELP)
 @acr_options
 @in_app
 def clients_create(
     name, redirect_uris, logout_uris, grant_types, public, first_party, allow_no_pkce,
-    resource_uris, online_refresh, backchannel_logout_uri, minimum_acr, default_acr,
+    resource_uris, served_uris, online_refresh, backchannel_logout_uri, minimum_acr, default_acr,
 ) -> None:  # fmt: skip
     client, secret = registration.register(
         name=name,
@@ -81,6 +86,7 @@ def clients_create(
         minimum_acr=minimum_acr,
         default_acr_values=list(default_acr),
         resources=list(resource_uris),
+        served_resources=list(served_uris),
         online_refresh=online_refresh,
         backchannel_logout_uri=backchannel_logout_uri,
     )
@@ -106,6 +112,8 @@ def clients_create(
 @click.option("--allow-no-pkce/--require-pkce", "allow_no_pkce", default=None,
               help=ALLOW_NO_PKCE_HELP)  # fmt: skip
 @click.option("--resource", "resource_uris", multiple=True, help="Replaces the resources.")
+@click.option("--serves", "served_uris", multiple=True, help="Replaces the served resources.")
+@click.option("--clear-serves", is_flag=True, help="Remove the served resources.")
 @click.option("--clear-resources", is_flag=True, help="Remove the registered resources.")
 @click.option("--online-refresh/--no-online-refresh", "online_refresh", default=None,
               help=ONLINE_REFRESH_HELP)  # fmt: skip
@@ -118,7 +126,8 @@ def clients_create(
 @in_app
 def clients_update(
     client_id, name, redirect_uris, logout_uris, grant_types, first_party, allow_no_pkce,
-    resource_uris, clear_resources, online_refresh, backchannel_logout_uri,
+    resource_uris, clear_resources, served_uris, clear_serves, online_refresh,
+    backchannel_logout_uri,
     no_backchannel_logout_uri, minimum_acr, default_acr, no_minimum_acr, clear_default_acr,
 ) -> None:  # fmt: skip
     client = _client(client_id)
@@ -130,6 +139,7 @@ def clients_update(
         "first_party": first_party,
         "allow_no_pkce": allow_no_pkce,
         "resources": _resource_changes(resource_uris, clear_resources),
+        "served_resources": _resource_changes(served_uris, clear_serves),
         "online_refresh": online_refresh,
         "backchannel_logout_uri": _backchannel_change(
             backchannel_logout_uri, no_backchannel_logout_uri
@@ -222,6 +232,7 @@ def client_json(client: Client, secret: str | None = None) -> dict:
         "minimum_acr": client.minimum_acr,
         "default_acr_values": client.default_acr_values,
         "resources": client.resources,
+        "served_resources": client.served_resources,
         "online_refresh": client.online_refresh,
         "backchannel_logout_uri": client.backchannel_logout_uri,
     }

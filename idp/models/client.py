@@ -39,6 +39,9 @@ class Client(db.Model, ClientMixin):
     #: Client policy: the weakest acr any sign-in for it may have, and acr_values to assume.
     minimum_acr: Mapped[str | None] = mapped_column(String(200), nullable=True)
     default_acr_values: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    #: The resources (RFC 8707) this client is the API of: it may introspect access tokens
+    #: issued for them (RFC 7662 4), whichever client they were issued to.
+    served_resources: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     #: Refresh tokens without ``offline_access``, bound to the sign-in session (OIDC Core 11).
     online_refresh: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     #: The protected resources (RFC 8707) access tokens for this client may be issued for.

@@ -102,8 +102,13 @@ class TokenIntrospection(_TokenTypeHint, IntrospectionEndpoint):
         return find_token(token_string, token_type_hint)
 
     def check_permission(self, token: FoundToken, client, request) -> bool:
-        """A client may introspect only the tokens issued to it."""
-        return token.check_client(client)
+        """A client may introspect the tokens issued to it, and an API the access tokens whose
+        audience is a resource it serves (RFC 7662 4: the server "MUST determine whether or not
+        the token can be used at the protected resource making the introspection call")."""
+        if token.check_client(client):
+            return True
+        audience = set(token.row.audience or ()) if token.kind == "access_token" else set()
+        return bool(audience & set(client.served_resources or ()))
 
     def create_introspection_payload(self, token: FoundToken | None) -> dict:
         if token is None or not token.active:

@@ -29,6 +29,7 @@ SETTINGS = (
     "minimum_acr",
     "default_acr_values",
     "resources",
+    "served_resources",
     "online_refresh",
     "backchannel_logout_uri",
 )
@@ -48,6 +49,7 @@ def register(
     minimum_acr: str | None = None,
     default_acr_values: list[str] | None = None,
     resources: list[str] | None = None,
+    served_resources: list[str] | None = None,
     online_refresh: bool = False,
     backchannel_logout_uri: str | None = None,
 ) -> tuple[Client, str | None]:
@@ -65,6 +67,7 @@ def register(
         minimum_acr=minimum_acr or None,
         default_acr_values=default_acr_values or [],
         resources=resources or [],
+        served_resources=served_resources or [],
         online_refresh=online_refresh,
         backchannel_logout_uri=backchannel_logout_uri or None,
     )
@@ -110,6 +113,9 @@ def _check(client: Client) -> None:
         _check_uri(uri)
     _check_acr([client.minimum_acr] if client.minimum_acr else [], client.default_acr_values)
     _check_resources(client.resources)
+    _check_resources(client.served_resources)
+    if client.is_public and client.served_resources:
+        raise ValueError("an API that introspects tokens (--serves) must be confidential")
     if client.backchannel_logout_uri is not None:
         _check_backchannel_logout_uri(client.backchannel_logout_uri)
 

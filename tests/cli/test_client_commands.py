@@ -95,3 +95,17 @@ def test_resources_are_registered_listed_replaced_and_cleared(instance):
 def test_a_resource_must_be_an_absolute_uri_without_fragment(instance, resource):
     result = instance.cli(*WEB, "--resource", resource, check=False)
     assert "absolute URI" in one_line_error(result)
+
+
+def test_an_api_serves_resources_and_must_be_confidential(instance):
+    api = json.loads(
+        instance.cli(
+            "clients", "create", "--name", "API", "--grant-type", "client_credentials",
+            "--serves", "https://api.example/",
+        ).stdout
+    )  # fmt: skip
+    assert api["served_resources"] == ["https://api.example/"]
+    cleared = instance.cli("clients", "update", api["client_id"], "--clear-serves").stdout
+    assert json.loads(cleared)["served_resources"] == []
+    public = instance.cli(*WEB, "--public", "--serves", "https://api.example/", check=False)
+    assert "confidential" in one_line_error(public)

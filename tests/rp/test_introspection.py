@@ -157,3 +157,51 @@ def test_revoked_token_is_refused_through_the_live_providers_introspection(serve
     with pytest.raises(InactiveToken):
         verifier.verify_access_token(token)
     assert introspection.requests == 2
+
+
+def test_an_api_introspects_with_its_own_credentials_the_tokens_for_the_resource_it_serves(
+    server,
+):
+    """The real shape: an app gets a token for an API (RFC 8707 ``resource``); the API checks
+    it through introspection with its own client, registered as serving that resource; a
+    token for another resource is inactive to it (RFC 7662 4)."""
+    api_uri, other_uri = "https://orders.example/api", "https://billing.example/api"
+    api = server.create_client("--name", "Orders API", "--grant-type", "client_credentials",
+                               "--serves", api_uri)  # fmt: skip
+    app = server.create_client("--name", "Orders app", "--grant-type", "client_credentials",
+                               "--resource", api_uri, "--resource", other_uri)  # fmt: skip
+    clock = FakeClock()
+    verifier = TokenVerifier(
+        server.url,
+        resource=api_uri,
+        keys=ProviderKeys(server.url),
+        introspection=Introspection(
+            server.url,
+            client_id=api["client_id"],
+            client_secret=api["client_secret"],
+            cache_ttl=5,
+            clock=clock,
+        ),  # fmt: skip
+    )
+
+    def token_for(resource: str) -> str:
+        response = requests.post(
+            server.url + "/token",
+            data={"grant_type": "client_credentials", "resource": resource},
+            auth=(app["client_id"], app["client_secret"]),
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+    token = token_for(api_uri)
+    assert verifier.verify_access_token(token).claims["aud"] == api_uri
+    introspect = {"auth": (api["client_id"], api["client_secret"]), "timeout": 30}
+    other = requests.post(server.url + "/introspect", data={"token": token_for(other_uri)},
+                          **introspect)  # fmt: skip
+    assert other.json() == {"active": False}
+    requests.post(server.url + "/revoke", data={"token": token},
+                  auth=(app["client_id"], app["client_secret"]), timeout=30)  # fmt: skip
+    clock.advance(5)
+    with pytest.raises(InactiveToken):
+        verifier.verify_access_token(token)
