@@ -383,7 +383,7 @@ class Browser:
                 "response_type": "code",
                 "client_id": self.client_id,
                 "redirect_uri": REDIRECT_URI,
-                "scope": "openid email profile",
+                "scope": "openid email profile offline_access",  # a refresh token (OIDC Core 11)
                 "state": secrets.token_urlsafe(12),
                 "nonce": secrets.token_urlsafe(12),
                 "code_challenge": challenge,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 
 import requests
@@ -97,7 +96,11 @@ def test_session_cookie_is_httponly_and_samesite_lax(server):
 
 def test_unknown_user_and_wrong_password_get_the_same_response(server):
     """Three of each: fewer than the per-account back-off needs (IDP_PASSWORD_BACKOFF_AFTER), on
-    a user of its own, whose run of failures no other test adds to."""
+    a user of its own, whose run of failures no other test adds to.
+
+    The time check catches a missing dummy hash (an unknown email answered without an argon2
+    verification takes a third of the time or less), not a few percent. The attempts alternate
+    and each kind's fastest is compared: load elsewhere on the machine only ever adds time."""
     user = server.create_user()
 
     def attempt(email):
@@ -106,12 +109,14 @@ def test_unknown_user_and_wrong_password_get_the_same_response(server):
         response = _post_login(browser, email, "not the password")
         return response, time.perf_counter() - started
 
-    unknown = [attempt(f"nobody-{i}@example.com") for i in range(3)]
-    wrong = [attempt(user["email"]) for _ in range(3)]
+    unknown, wrong = [], []
+    for i in range(3):
+        unknown.append(attempt(f"nobody-{i}@example.com"))
+        wrong.append(attempt(user["email"]))
     assert {r.status_code for r, _ in unknown + wrong} == {401}
     message = "That email and password do not match an account."
     assert all(message in r.text for r, _ in unknown + wrong)
-    ratio = statistics.median(t for _, t in unknown) / statistics.median(t for _, t in wrong)
+    ratio = min(t for _, t in unknown) / min(t for _, t in wrong)
     assert 0.5 < ratio < 2.0, ratio
 
 
