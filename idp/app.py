@@ -55,8 +55,9 @@ def _engine_options(url: str) -> dict:
 
 
 def _init_extensions(app: Flask) -> None:
+    from idp import audit
     from idp.extensions import csrf, db
-    from idp.keys import encryption, signing
+    from idp.keys import audit_keys, encryption, signing
     from idp.oauth2 import logout_dispatcher, server
     from idp.web import outage, pages
 
@@ -70,6 +71,7 @@ def _init_extensions(app: Flask) -> None:
     ttl = max(app.config["ACCESS_TOKEN_TTL"], app.config["ID_TOKEN_TTL"])
     store = signing.KeyStore(app.config["KEYS_DIR"], max_token_ttl=ttl)
     app.extensions["idp.keystore"] = store
+    audit.init_app(app, audit_keys.AuditKeys.of(store))  # the chain's keys, from idp.keys
     if store.ensure(app.config["SIGNING_ALG"]):
         app.logger.warning("no signing key found: created one in %s", store.folder)
 
@@ -77,11 +79,12 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from idp.views import home, oauth, wellknown
     from idp.views.account import delivered_codes, offline_access, passkeys, profile, security
+    from idp.views.admin import console
     from idp.views.signin import auth, delivered_code, enroll, mfa, passkey
 
     signin = (auth, mfa, passkey, delivered_code, enroll)
     account = (profile, security, passkeys, delivered_codes, offline_access)
-    for module in (wellknown, oauth, *signin, *account, home):
+    for module in (wellknown, oauth, *signin, *account, console, home):
         app.register_blueprint(module.bp)
 
 

@@ -112,6 +112,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("SMTP_STARTTLS", False, _bool, "use STARTTLS"),
     Setting("MAIL_FROM", "idp@localhost", str, "From address of mail"),
     Setting("ENCRYPTION_KEY", "", str, "kid:base64 AES-256 key(s) for factor secrets"),
+    Setting(
+        "AUDIT_CHECKPOINT_INTERVAL",
+        3600,
+        int,
+        "seconds between signed checkpoints of the audit chain written by appends; 0: off",
+    ),  # fmt: skip
     Setting("CHALLENGE_TTL", 300, int, "seconds a second-factor challenge stays valid"),
     Setting("CHALLENGE_MAX_ATTEMPTS", 5, int, "wrong answers before a challenge fails"),
     Setting("STEPUP_WINDOW", 300, int, "seconds since a second factor for sensitive changes"),
@@ -129,6 +135,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),  # fmt: skip
     Setting("ACR_LEVELS", "", str, "JSON: acr level -> amr sets, weakest first; default below"),
     Setting("ACR_ALIASES", "", str, 'JSON: alias -> level; default {"0": pwd, "1": mfa, "2": phr}'),
+    Setting(
+        "ADMIN_REQUIRE_PASSKEY",
+        True,
+        _bool,
+        "the admin console needs a sign-in with a passkey; false: any second factor",
+    ),  # fmt: skip
+    Setting("ADMIN_PAGE_SIZE", 50, int, "users per page of the admin console's user list"),
     Setting("LOCKOUT_THRESHOLD", 100, int, "consecutive failures that lock a factor"),
     Setting(
         "PASSWORD_BACKOFF_AFTER",
@@ -220,6 +233,8 @@ def _validate(values: dict) -> None:
         raise ConfigError("IDP_AUTHORIZATION_CODE_TTL: must be between 1 and 60 seconds")
     if not 1 <= values["LOCKOUT_THRESHOLD"] <= 100:
         raise ConfigError("IDP_LOCKOUT_THRESHOLD: between 1 and 100 (NIST SP 800-63B)")
+    if not 1 <= values["ADMIN_PAGE_SIZE"] <= 500:
+        raise ConfigError("IDP_ADMIN_PAGE_SIZE: between 1 and 500")
     _validate_password_backoff(values)
     if not 0 <= values["REFRESH_REUSE_INTERVAL"] <= MAX_REFRESH_REUSE_INTERVAL:
         raise ConfigError(

@@ -127,6 +127,44 @@ def users_list() -> None:
         click.echo(json.dumps({"sub": user.sub, "email": user.email, "roles": roles}))
 
 
+@users_group.command(
+    "set-roles",
+    help="Replace a user's roles with ROLES (audited with before and after); --none removes "
+    "every role. Roles that open the admin console: admin, auditor.",
+)
+@click.argument("email")
+@click.argument("roles", nargs=-1)
+@click.option("--none", "clear", is_flag=True, help="Remove every role (no ROLES given).")
+@in_app
+def users_set_roles(email: str, roles: tuple[str, ...], clear: bool) -> None:
+    from idp.accounts import admin_view
+
+    if bool(roles) == clear:
+        raise click.UsageError("give the roles, or --none to remove every role")
+    user = users.by_email(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    before, after = admin_view.set_roles(user, list(roles), actor="cli")  # unknown: LookupError
+    db.session.commit()
+    click.echo(json.dumps({"email": user.email, "before": before, "after": after}))
+
+
+@users_group.command(
+    "show",
+    help="Print a user as JSON: roles, factors, remembered browsers, live sessions, offline "
+    "grants and recent audit events.",
+)
+@click.argument("email")
+@in_app
+def users_show(email: str) -> None:
+    from idp.accounts import admin_view
+
+    user = users.by_email(email)
+    if user is None:
+        raise click.ClickException(f"no user with email {email}")
+    click.echo(json.dumps(admin_view.detail(user), indent=2, default=str))
+
+
 @main.group("roles", help="Roles (groups of users that share a policy).")
 def roles_group() -> None:
     pass
@@ -206,15 +244,58 @@ def audit_group() -> None:
     pass
 
 
-@audit_group.command("verify", help="Check the whole hash chain; names the first broken row.")
+@audit_group.command(
+    "verify",
+    help="Check the whole chain (each row's keyed hash and link) and hold it against every "
+    "stored checkpoint and any exported one; names the first problem and where.",
+)
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A checkpoint file written by 'idp audit checkpoint --export' (repeatable).",
+)
 @in_app
-def audit_verify() -> None:
-    report = audit.verify()
-    if report.first_broken is not None:
-        raise click.ClickException(
-            f"audit chain broken at row {report.first_broken}: {report.reason}"
-        )
+def audit_verify(checkpoint_files: tuple[str, ...]) -> None:
+    exported = [_read_checkpoint(path) for path in checkpoint_files]
+    report = audit.verify(exported)
+    if not report.intact:
+        raise click.ClickException(f"audit chain broken: {report.reason}")
     click.echo(f"audit chain intact: {report.checked} rows")
+
+
+def _read_checkpoint(path: str) -> str:
+    try:
+        with open(path) as fh:
+            return json.load(fh)["signature"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException(f"{path} is not a checkpoint file") from exc
+
+
+@audit_group.command(
+    "checkpoint",
+    help="Sign a checkpoint of the chain's newest row now; --export also writes it to FILE "
+    "(keep it elsewhere: a deleted tail is detected against it).",
+)
+@click.option("--export", "export", type=click.Path(dir_okay=False), default=None)
+@in_app
+def audit_checkpoint(export: str | None) -> None:
+    from flask import current_app
+
+    from idp.keys.audit_keys import AuditKeys
+
+    written = audit.checkpoint()
+    if written is None:
+        raise click.ClickException("the audit log is empty: nothing to checkpoint")
+    db.session.commit()
+    keys = AuditKeys.of(current_app.extensions["idp.keystore"])
+    key = keys.public_jwk(written["signature"])  # to check the file outside idp
+    document = json.dumps({**written, "jwk": key}, indent=2)
+    if export:
+        with open(export, "w") as fh:
+            fh.write(document + "\n")
+    click.echo(json.dumps({k: written[k] for k in ("seq", "hash", "at")}))
 
 
 @main.command(help="Set up and run the demo: provider on :5000, demo relying app on :5001.")

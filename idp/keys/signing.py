@@ -78,6 +78,10 @@ class KeyStore:
     def by_kid(self, kid: str) -> SigningKey | None:
         return next((k for k in self._published() if k.kid == kid), None)
 
+    def any_by_kid(self, kid: str) -> SigningKey | None:
+        """A key of the folder, retired and unpublished ones too (old audit checkpoints)."""
+        return next((k for k in self._load() if k.kid == kid), None)
+
     def jwks(self) -> dict:
         return {"keys": [k.public_jwk() for k in self._published()]}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import BigInteger, Column, ForeignKey, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.clock import now
@@ -16,6 +16,8 @@ user_roles = Table(
     db.Model.metadata,
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("role_id", ForeignKey("roles.id", ondelete="CASCADE"), primary_key=True),
+    # The console lists a role's members in user id order (migration 0020).
+    Index("ix_user_roles_role_user", "role_id", "user_id"),
 )
 
 
@@ -32,6 +34,12 @@ class User(db.Model):
     """An end user. ``sub`` is the stable, non-reassigned OIDC subject identifier."""
 
     __tablename__ = "users"
+    # The admin console searches by email and name prefix (migration 0020). On PostgreSQL the
+    # pattern operator class serves ``LIKE 'prefix%'`` whatever the database's collation.
+    __table_args__ = (
+        Index("ix_users_name", "name", postgresql_ops={"name": "text_pattern_ops"}),
+        Index("ix_users_email_prefix", "email", postgresql_ops={"email": "text_pattern_ops"}),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     sub: Mapped[str] = mapped_column(String(64), unique=True, default=lambda: str(uuid.uuid4()))
     email: Mapped[str] = mapped_column(String(320), unique=True)

@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    HiddenField,
+    PasswordField,
+    SelectMultipleField,
+    StringField,
+)
 from wtforms.validators import DataRequired, EqualTo, Length, Regexp
 
 from idp.accounts.passwords import MAX_LENGTH, MIN_LENGTH
@@ -114,3 +121,10 @@ class EnrollTotpForm(FlaskForm):
 
 class RenameForm(FlaskForm):
     name = StringField("New name", [DataRequired(message="Enter a name."), Length(max=100)])
+
+
+class RolesForm(FlaskForm):
+    """The admin console's "set roles": the boxes ticked replace the user's roles (the choices,
+    every existing role, are set by the page; an unknown value is refused)."""
+
+    roles = SelectMultipleField("Roles", choices=[], validate_choice=True)

@@ -214,7 +214,7 @@ def test_failed_sign_in_with_case_expanding_email_is_refused_and_audited(acted):
 
 
 def _forge_row_2(db) -> list[str]:
-    """Edit row 2 and recompute its own hash the way idp does."""
+    """Edit row 2 and recompute its own hash the way idp did before the chain was keyed."""
     with closing(sqlite3.connect(db)) as conn:
         conn.row_factory = sqlite3.Row
         row = dict(conn.execute("SELECT * FROM audit_events WHERE seq = 2").fetchone())
@@ -297,7 +297,8 @@ def test_deleted_row_makes_verify_fail_naming_the_row_after_it(verified):
     assert re.search(r"\brow 3\b", message) and "previous hash" in message, message
 
 
-def test_edited_row_with_recomputed_hash_is_caught_at_the_next_row(verified):
-    """Forging one row's own hash is not enough: the next row still points at the old hash."""
+def test_edited_row_with_recomputed_hash_is_caught_as_not_matching_the_key(verified):
+    """Forging one row's own hash needs the chain's key: the unkeyed SHA-256 (the old scheme)
+    does not match it, and the next row still points at the genuine hash."""
     message = one_line_error(verified["row forged with its hash"])
-    assert re.search(r"\brow 3\b", message) and "previous hash" in message, message
+    assert re.search(r"\brow 2's hash does not match the key\b", message), message

@@ -13,11 +13,17 @@ from idp.models import User
 from idp.policy import Interact, Proceed
 from idp.web import sessions
 
-#: Account pages that may ask for a (re-)authentication and want the browser back afterwards.
-ACCOUNT_PAGES = {"account": "account.index", "security": "security.index"}
+#: Account pages (and the admin console) that may ask for a (re-)authentication and want the
+#: browser back afterwards.
+ACCOUNT_PAGES = {
+    "account": "account.index",
+    "security": "security.index",
+    "admin": "admin.index",
+}
 #: What each sensitive operation is, for the page that asks to sign in again first.
 OPERATION_TEXT = {
     "add_factor": "adding a sign-in method",
+    "admin": "changing anything in the admin console",
     "change_email": "changing your email",
     "change_password": "changing your password",
     "regenerate_backup_codes": "making new backup codes",
