@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.live import make_server
-from tests.support.postgres import create_database, postgres_server
+from tests.support.live import backend_server
+from tests.support.postgres import postgres_server
 
 
 @pytest.fixture(scope="session")
@@ -20,15 +20,8 @@ def postgres_url():
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
 def server(request, tmp_path_factory):
-    backend = request.param
-    url = None
-    if backend == "postgresql":
-        url = create_database(request.getfixturevalue("postgres_url"), "idp_flows")
-    live = make_server(tmp_path_factory.mktemp(f"idp-{backend}"), url)
-    live.backend = backend
-    live.start()
-    yield live
-    live.stop()
+    with backend_server(request, tmp_path_factory, "flows") as live:
+        yield live
 
 
 @pytest.fixture(scope="session")

@@ -17,28 +17,21 @@ import pytest
 
 from tests.admin.support import console_browser, person, roles_form, show, user_id
 from tests.support.factors import password_sign_in
-from tests.support.live import make_server
+from tests.support.live import backend_server
 from tests.support.oidc import HostedPages, csrf_token
-from tests.support.postgres import create_database
 
 ADMIN_WINDOW = 4  # seconds a second factor counts for a console change
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def console(request, tmp_path_factory):
-    url = None
-    if request.param == "postgresql":
-        url = create_database(request.getfixturevalue("postgres_url"), "idp_admin_console")
-    live = make_server(
-        tmp_path_factory.mktemp(f"idp-admin-{request.param}"),
-        url,
-        ADMIN_REQUIRE_PASSKEY="false",
-        ADMIN_PAGE_SIZE=2,
-        STEPUP_WINDOWS=f"admin={ADMIN_WINDOW}",
-    )
-    live.start()
-    yield live
-    live.stop()
+    settings = {
+        "ADMIN_REQUIRE_PASSKEY": "false",
+        "ADMIN_PAGE_SIZE": 2,
+        "STEPUP_WINDOWS": f"admin={ADMIN_WINDOW}",
+    }
+    with backend_server(request, tmp_path_factory, "admin_console", **settings) as live:
+        yield live
 
 
 def test_anonymous_visitor_is_sent_to_sign_in_first(console):

@@ -23,9 +23,9 @@ import pytest
 
 from tests.cli.helpers import audit_rows, connect
 from tests.support.demo import demo_app
-from tests.support.live import make_server
+from tests.support.live import backend_server
 from tests.support.oidc import HostedPages, RelyingParty, csrf_token, hidden
-from tests.support.postgres import create_database, free_port
+from tests.support.postgres import free_port
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 LOGOUT_URI = "http://localhost:9/bcl-bye"
@@ -122,19 +122,13 @@ def receiver(bcl_server) -> Iterator[Receiver]:
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def bcl_server(request, tmp_path_factory):
     """A provider that gives a client 1 s and retries after 1 s, then every 2 s."""
-    url = None
-    if request.param == "postgresql":
-        url = create_database(request.getfixturevalue("postgres_url"), "idp_backchannel_logout")
-    live = make_server(
-        tmp_path_factory.mktemp(f"idp-bcl-{request.param}"),
-        url,
-        BACKCHANNEL_LOGOUT_TIMEOUT=1,
-        BACKCHANNEL_LOGOUT_RETRY_FIRST=1,
-        BACKCHANNEL_LOGOUT_RETRY_MAX=2,
-    )
-    live.start()
-    yield live
-    live.stop()
+    settings = {
+        "BACKCHANNEL_LOGOUT_TIMEOUT": 1,
+        "BACKCHANNEL_LOGOUT_RETRY_FIRST": 1,
+        "BACKCHANNEL_LOGOUT_RETRY_MAX": 2,
+    }
+    with backend_server(request, tmp_path_factory, "backchannel_logout", **settings) as live:
+        yield live
 
 
 def _client(server, logout_uri: str | None, name: str = "BCL RP") -> dict:

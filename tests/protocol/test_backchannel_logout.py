@@ -16,8 +16,6 @@ from urllib.parse import parse_qsl
 
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select, update
 
 from idp import config
@@ -28,6 +26,7 @@ from idp.clock import now
 from idp.extensions import db
 from idp.models import AuditEvent, Client, LoginSession, LogoutNotice, Token, logout_notice
 from idp.oauth2 import backchannel_logout, logout_dispatcher, registration, signing
+from tests.support.migrations import schema_differences, upgraded_app
 from tests.support.postgres import create_database, free_port
 
 FAST = {
@@ -330,26 +329,12 @@ def test_bad_back_channel_logout_settings_are_refused_naming_the_variable(tmp_pa
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_migration_0017_goes_down_and_up_and_matches_the_models(tmp_path, request, backend):
-    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
-    if backend == "postgresql":
-        url = create_database(request.getfixturevalue("postgres_url"), "idp_migration_0017")
-    app = create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": url})
-    with app.app_context():
-        try:
-            schema.upgrade()
-            assert _schema_differences() == []
-            command.downgrade(schema.alembic_config(), "0016")
-            with db.engine.connect() as conn:
-                assert "logout_notices" not in inspect(conn).get_table_names()
-                columns = {c["name"] for c in inspect(conn).get_columns("clients")}
-            assert "backchannel_logout_uri" not in columns
-            schema.upgrade()
-            assert _schema_differences() == []
-        finally:
-            db.engine.dispose()
-
-
-def _schema_differences() -> list:
-    with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        return compare_metadata(context, db.metadata)
+    with upgraded_app(tmp_path, request, backend, "migration_0017"):
+        assert schema_differences() == []
+        command.downgrade(schema.alembic_config(), "0016")
+        with db.engine.connect() as conn:
+            assert "logout_notices" not in inspect(conn).get_table_names()
+            columns = {c["name"] for c in inspect(conn).get_columns("clients")}
+        assert "backchannel_logout_uri" not in columns
+        schema.upgrade()
+        assert schema_differences() == []

@@ -17,18 +17,15 @@ from concurrent.futures import ThreadPoolExecutor
 import jwt
 import pytest
 from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from idp import config
 from idp import db as schema
-from idp.app import create_app
 from idp.extensions import db
 from tests.cli.helpers import audit_rows, connect
-from tests.support.live import make_server
+from tests.support.live import backend_server
+from tests.support.migrations import schema_differences, upgraded_app
 from tests.support.oidc import HostedPages, RelyingParty
-from tests.support.postgres import create_database
 
 REFRESH = "refresh_token"
 
@@ -36,19 +33,9 @@ REFRESH = "refresh_token"
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def short_server(request, tmp_path_factory):
     """A provider with a 1 s reuse interval that public clients get too."""
-    url = None
-    if request.param == "postgresql":
-        url = create_database(request.getfixturevalue("postgres_url"), "idp_refresh_reuse")
-    live = make_server(
-        tmp_path_factory.mktemp(f"idp-reuse-{request.param}"),
-        url,
-        REFRESH_REUSE_INTERVAL=1,
-        REFRESH_REUSE_PUBLIC="true",
-    )
-    live.backend = request.param
-    live.start()
-    yield live
-    live.stop()
+    settings = {"REFRESH_REUSE_INTERVAL": 1, "REFRESH_REUSE_PUBLIC": "true"}
+    with backend_server(request, tmp_path_factory, "refresh_reuse", **settings) as live:
+        yield live
 
 
 def _first_tokens(server, client: dict, user: dict) -> tuple[RelyingParty, dict]:
@@ -235,25 +222,11 @@ def test_the_reuse_settings_default_to_ten_seconds_for_confidential_clients(tmp_
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_migration_0013_goes_down_and_up_and_matches_the_models(tmp_path, request, backend):
-    url = f"sqlite:///{tmp_path / 'm.sqlite3'}"
-    if backend == "postgresql":
-        url = create_database(request.getfixturevalue("postgres_url"), "idp_migration_0013")
-    app = create_app({"INSTANCE_PATH": str(tmp_path), "DATABASE_URL": url})
-    with app.app_context():
-        try:
-            schema.upgrade()
-            assert _schema_differences() == []
-            command.downgrade(schema.alembic_config(), "0012")
-            with db.engine.connect() as conn:
-                columns = {c["name"] for c in inspect(conn).get_columns("tokens")}
-            assert "rotated_from" not in columns
-            schema.upgrade()
-            assert _schema_differences() == []
-        finally:
-            db.engine.dispose()
-
-
-def _schema_differences() -> list:
-    with db.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
-        return compare_metadata(context, db.metadata)
+    with upgraded_app(tmp_path, request, backend, "migration_0013"):
+        assert schema_differences() == []
+        command.downgrade(schema.alembic_config(), "0012")
+        with db.engine.connect() as conn:
+            columns = {c["name"] for c in inspect(conn).get_columns("tokens")}
+        assert "rotated_from" not in columns
+        schema.upgrade()
+        assert schema_differences() == []

@@ -12,12 +12,14 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
-from tests.support.postgres import free_port
+from tests.support.postgres import create_database, free_port
 
 IDP = str(Path(sys.executable).with_name("idp"))
 
@@ -96,3 +98,20 @@ def make_server(instance: Path, database_url: str | None, **settings: str) -> Li
     server = LiveServer(url=env["IDP_ISSUER"], env=env, instance=instance)
     server.cli("db", "upgrade")
     return server
+
+
+@contextmanager
+def backend_server(request, tmp_path_factory, name: str, **settings: str) -> Iterator[LiveServer]:
+    """A started provider on the backend ``request.param`` (``"sqlite"``, or ``"postgresql"``
+    with a database ``idp_<name>`` of its own) with ``settings``; stopped afterwards."""
+    backend = request.param
+    url = None
+    if backend == "postgresql":
+        url = create_database(request.getfixturevalue("postgres_url"), f"idp_{name}")
+    live = make_server(tmp_path_factory.mktemp(f"idp-{name}-{backend}"), url, **settings)
+    live.backend = backend
+    live.start()
+    try:
+        yield live
+    finally:
+        live.stop()
