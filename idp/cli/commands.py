@@ -16,7 +16,7 @@ from idp.accounts import policies, session_end, users
 from idp.accounts.passwords import WeakPasswordError
 from idp.cli.clients import clients_group
 from idp.cli.policy import policy_group, roles_set_policy, users_override
-from idp.cli.support import app, in_app
+from idp.cli.support import app, in_app, user_by_email
 from idp.extensions import db
 from idp.models import Role, User
 
@@ -95,9 +95,7 @@ def users_create(email: str, password_stdin: bool, name: str, roles: tuple[str, 
 def users_unlock(email: str) -> None:
     from idp.factors.throttle import unlock_all
 
-    user = users.by_email(email)
-    if user is None:
-        raise click.ClickException(f"no user with email {email}")
+    user = user_by_email(email)
     count = unlock_all(user.id, actor="cli", subject=user.sub)
     db.session.commit()
     click.echo(json.dumps({"email": user.email, "unlocked": count}))
@@ -111,9 +109,7 @@ def users_unlock(email: str) -> None:
 @click.argument("email")
 @in_app
 def users_end_sessions(email: str) -> None:
-    user = users.by_email(email)
-    if user is None:
-        raise click.ClickException(f"no user with email {email}")
+    user = user_by_email(email)
     ended = session_end.end_all(user, reason="ended_by_admin", actor="cli")
     db.session.commit()
     click.echo(json.dumps({"email": user.email, "sessions_ended": ended}))
@@ -141,9 +137,7 @@ def users_set_roles(email: str, roles: tuple[str, ...], clear: bool) -> None:
 
     if bool(roles) == clear:
         raise click.UsageError("give the roles, or --none to remove every role")
-    user = users.by_email(email)
-    if user is None:
-        raise click.ClickException(f"no user with email {email}")
+    user = user_by_email(email)
     before, after = admin_view.set_roles(user, list(roles), actor="cli")  # unknown: LookupError
     db.session.commit()
     click.echo(json.dumps({"email": user.email, "before": before, "after": after}))
@@ -159,9 +153,7 @@ def users_set_roles(email: str, roles: tuple[str, ...], clear: bool) -> None:
 def users_show(email: str) -> None:
     from idp.accounts import admin_view
 
-    user = users.by_email(email)
-    if user is None:
-        raise click.ClickException(f"no user with email {email}")
+    user = user_by_email(email)
     click.echo(json.dumps(admin_view.detail(user), indent=2, default=str))
 
 

@@ -16,7 +16,7 @@ import click
 from sqlalchemy import select
 
 from idp.accounts import policies, users
-from idp.cli.support import in_app
+from idp.cli.support import in_app, user_by_email
 from idp.extensions import db
 from idp.models import PolicyOverride, Role, User
 from idp.policy import rules
@@ -131,9 +131,7 @@ def _override_json(row: PolicyOverride, email: str) -> dict:
 @click.option("--reason", default="", help="Why; recorded in the audit log.")
 @in_app
 def users_override(email: str, kind: str | None, until: str | None, reason: str) -> None:
-    user = users.by_email(email)
-    if user is None:
-        raise LookupError(f"no user with email {email}")
+    user = user_by_email(email)
     if kind is None:
         raise ValueError("say --require, --exempt or --clear")
     if kind == "clear":

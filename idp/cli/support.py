@@ -9,7 +9,9 @@ from flask import Flask
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp import config
+from idp.accounts import users
 from idp.extensions import db
+from idp.models import User
 
 
 def app() -> Flask:
@@ -41,3 +43,11 @@ def in_app(func):
                 raise click.ClickException(f"database error: {type(exc).__name__}") from None
 
     return wrapper
+
+
+def user_by_email(email: str) -> User:
+    """The user a command names, or a one-line error (``in_app``)."""
+    user = users.by_email(email)
+    if user is None:
+        raise LookupError(f"no user with email {email}")
+    return user
