@@ -1,5 +1,8 @@
 # Two commands do all the set-up on a fresh machine: `make run` and `make test`.
 PYTHON ?= python3
+# Test processes (pytest-xdist): each starts its own providers and PostgreSQL, and gets whole
+# files, so a file's module-scoped servers and browsers are shared by its tests.
+TEST_WORKERS ?= auto
 VENV := .venv
 BIN := $(VENV)/bin
 
@@ -23,7 +26,7 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(BIN)/ruff format --check .

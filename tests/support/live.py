@@ -31,6 +31,14 @@ class LiveServer:
     instance: Path
     process: subprocess.Popen | None = None
     counter: list = field(default_factory=lambda: [0])
+    made: dict = field(default_factory=dict)
+
+    def once(self, key: str, make):
+        """``make(self)``'s result, made on the first call per key and kept: the users and
+        clients the whole suite shares outlive a switch of the ``server`` fixture's backend."""
+        if key not in self.made:
+            self.made[key] = make(self)
+        return self.made[key]
 
     def cli(self, *args: str, stdin: str | None = None, check: bool = True):
         """Run ``idp ARGS`` against this server's database."""
@@ -104,7 +112,15 @@ def make_server(instance: Path, database_url: str | None, **settings: str) -> Li
 def backend_server(request, tmp_path_factory, name: str, **settings: str) -> Iterator[LiveServer]:
     """A started provider on the backend ``request.param`` (``"sqlite"``, or ``"postgresql"``
     with a database ``idp_<name>`` of its own) with ``settings``; stopped afterwards."""
-    backend = request.param
+    with started_server(request, tmp_path_factory, request.param, name, **settings) as live:
+        yield live
+
+
+@contextmanager
+def started_server(
+    request, tmp_path_factory, backend: str, name: str, **settings: str
+) -> Iterator[LiveServer]:
+    """``backend_server`` for a backend named by the caller rather than by ``request.param``."""
     url = None
     if backend == "postgresql":
         url = create_database(request.getfixturevalue("postgres_url"), f"idp_{name}")
