@@ -77,14 +77,17 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    import idp.views.admin.audit_log  # noqa: F401  (adds /admin/audit to console.bp)
+    import idp.views.admin.authenticators  # noqa: F401  (adds /admin/authenticators)
+    import idp.views.admin.recovery  # noqa: F401  (adds /admin/recovery to console.bp)
     from idp.views import home, oauth, wellknown
     from idp.views.account import delivered_codes, offline_access, passkeys, profile, security
-    from idp.views.admin import console
-    from idp.views.signin import auth, delivered_code, enroll, mfa, passkey
+    from idp.views.admin import api, console, policy, user_actions  # noqa: F401 (join console.bp)
+    from idp.views.signin import auth, delivered_code, enroll, mfa, passkey, recovery
 
-    signin = (auth, mfa, passkey, delivered_code, enroll)
+    signin = (auth, mfa, passkey, delivered_code, enroll, recovery)
     account = (profile, security, passkeys, delivered_codes, offline_access)
-    for module in (wellknown, oauth, *signin, *account, console, home):
+    for module in (wellknown, oauth, *signin, *account, console, api, home):
         app.register_blueprint(module.bp)
 
 

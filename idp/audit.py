@@ -15,6 +15,11 @@ row re-chained without the key, a broken link, a tail deleted after the last row
 
 Nothing in the code updates or deletes audit rows, and triggers refuse it (migration 0001).
 Never pass a secret in ``detail``: the log is read by admins and shipped to SIEMs.
+
+With ``IDP_AUDIT_STREAM`` (``stdout``, ``stderr`` or a file path) each row is also written as
+one JSON line, the fields of the row and its ``seq``, once its transaction has committed
+(``statements.after_commit``): a SIEM never sees an event the database rolled back. A line
+lost to a crash between the commit and the write is still in the table (and its chain).
 """
 
 from __future__ import annotations
@@ -22,9 +27,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
+from logging.handlers import WatchedFileHandler
 from types import SimpleNamespace
 from typing import Protocol
 
@@ -34,7 +43,12 @@ from sqlalchemy import func, select
 from idp.clock import now
 from idp.extensions import db
 from idp.models.audit import AuditChain, AuditCheckpoint, AuditEvent
-from idp.models.statements import DriverStatement, strict_insert, transaction_dialect
+from idp.models.statements import (
+    DriverStatement,
+    after_commit,
+    strict_insert,
+    transaction_dialect,
+)
 from idp.models.user import User
 
 GENESIS = "0" * 64
@@ -44,11 +58,11 @@ _LOCK_CHAIN = DriverStatement(select(func.pg_advisory_xact_lock(_CHAIN_LOCK)))
 _LAST = DriverStatement(
     select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
 )
-_APPEND = DriverStatement(
-    strict_insert(
-        AuditEvent.__table__, (*AuditEvent.CHAINED_FIELDS, "prev_hash", "hash", "mac_kid")
-    )
+_INSERT = strict_insert(
+    AuditEvent.__table__, (*AuditEvent.CHAINED_FIELDS, "prev_hash", "hash", "mac_kid")
 )
+_APPEND = DriverStatement(_INSERT)
+_APPEND_STREAMED = DriverStatement(_INSERT.returning(AuditEvent.seq))  # the line names its seq
 _LAST_CHECKPOINT_AT = DriverStatement(select(func.max(AuditCheckpoint.at)))
 _KEYED_FROM = DriverStatement(select(AuditChain.keyed_from).where(AuditChain.id == 1))
 _CHECKPOINT = DriverStatement(
@@ -71,11 +85,27 @@ class ChainKeys(Protocol):
 class _State:
     keys: ChainKeys
     interval: int
+    stream: logging.Handler | None = None  # IDP_AUDIT_STREAM's, if set
     next_checkpoint: int | None = None  # epoch seconds; None: not read yet in this process
 
 
 def init_app(app, keys: ChainKeys) -> None:
-    app.extensions["idp.audit"] = _State(keys, app.config["AUDIT_CHECKPOINT_INTERVAL"])
+    stream = _stream(app.config["AUDIT_STREAM"])
+    app.extensions["idp.audit"] = _State(keys, app.config["AUDIT_CHECKPOINT_INTERVAL"], stream)
+
+
+def _stream(target: str) -> logging.Handler | None:
+    """Where committed events are written as JSON lines: standard output, a file (reopened
+    when log rotation moves it), or nowhere. A logging handler: it serialises writes between
+    threads and reports a failed write on stderr instead of failing the request."""
+    if not target:
+        return None
+    if target in ("stdout", "stderr"):
+        handler: logging.Handler = logging.StreamHandler(getattr(sys, target))
+    else:
+        handler = WatchedFileHandler(target, encoding="utf-8", delay=True)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    return handler
 
 
 def _state() -> _State:
@@ -114,7 +144,12 @@ def record(
         **_request_fields(),
     }
     fields["hash"] = chain_hash(SimpleNamespace(**fields), key)
-    _APPEND.execute(**fields)
+    if state.stream is None:
+        _APPEND.execute(**fields)
+    else:
+        seq = _APPEND_STREAMED.first(**fields)[0]
+        line = json.dumps({"seq": seq, **fields}, sort_keys=True, default=str)
+        after_commit(partial(state.stream.handle, logging.makeLogRecord({"msg": line})))
     if last is not None and state.interval > 0:
         _checkpoint_if_due(state, last, fields["at"])
 

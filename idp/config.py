@@ -118,6 +118,12 @@ SETTINGS: tuple[Setting, ...] = (
         int,
         "seconds between signed checkpoints of the audit chain written by appends; 0: off",
     ),  # fmt: skip
+    Setting(
+        "AUDIT_STREAM",
+        "",
+        str,
+        'each committed audit event also as a JSON line: "stdout", "stderr" or a file; "": off',
+    ),  # fmt: skip
     Setting("CHALLENGE_TTL", 300, int, "seconds a second-factor challenge stays valid"),
     Setting("CHALLENGE_MAX_ATTEMPTS", 5, int, "wrong answers before a challenge fails"),
     Setting("STEPUP_WINDOW", 300, int, "seconds since a second factor for sensitive changes"),
@@ -141,7 +147,15 @@ SETTINGS: tuple[Setting, ...] = (
         _bool,
         "the admin console needs a sign-in with a passkey; false: any second factor",
     ),  # fmt: skip
-    Setting("ADMIN_PAGE_SIZE", 50, int, "users per page of the admin console's user list"),
+    Setting("ADMIN_PAGE_SIZE", 50, int, "rows per page of the console's user list and audit log"),
+    Setting(
+        "RECOVERY_SINGLE_APPROVER",
+        False,
+        _bool,
+        "one admin's approval recovers a user whose policy does not require MFA; else two",
+    ),  # fmt: skip
+    Setting("RECOVERY_LINK_TTL", 1800, int, "seconds an approved recovery's mailed link works"),
+    Setting("RECOVERY_REQUEST_TTL", 7 * 86400, int, "seconds a recovery request waits for admins"),
     Setting("LOCKOUT_THRESHOLD", 100, int, "consecutive failures that lock a factor"),
     Setting(
         "PASSWORD_BACKOFF_AFTER",
@@ -243,7 +257,7 @@ def _validate(values: dict) -> None:
     for key in (
         "ACCESS_TOKEN_TTL", "ID_TOKEN_TTL", "REFRESH_TOKEN_TTL", "SESSION_TTL", "EMAIL_CHANGE_TTL",
         "CHALLENGE_TTL", "CHALLENGE_MAX_ATTEMPTS", "STEPUP_WINDOW",
-        "ELEVATION_LIFETIME",
+        "ELEVATION_LIFETIME", "RECOVERY_LINK_TTL", "RECOVERY_REQUEST_TTL",
     ):  # fmt: skip
         if values[key] <= 0:
             raise ConfigError(f"IDP_{key}: must be a positive number of seconds")
@@ -251,6 +265,9 @@ def _validate(values: dict) -> None:
     _parse_acr_levels(values)
     _validate_delivered_codes(values)
     _validate_backchannel_logout(values)
+    stream = values["AUDIT_STREAM"]
+    if stream not in ("", "stdout", "stderr") and not Path(stream).parent.is_dir():
+        raise ConfigError('IDP_AUDIT_STREAM: "stdout", "stderr", or a file in a folder that exists')
     if values["ENV"] == "production":
         _refuse_insecure(values, parts.scheme)
 

@@ -37,6 +37,10 @@ def test_a_sound_production_configuration_loads(tmp_path):
                      id="alias_to_an_unknown_level"),
         pytest.param({"ELEVATION_LIFETIME": "0"}, "IDP_ELEVATION_LIFETIME",
                      id="no_elevation_lifetime"),
+        pytest.param({"RECOVERY_LINK_TTL": "0"}, "IDP_RECOVERY_LINK_TTL",
+                     id="no_recovery_link_lifetime"),
+        pytest.param({"RECOVERY_SINGLE_APPROVER": "maybe"}, "IDP_RECOVERY_SINGLE_APPROVER",
+                     id="recovery_single_approver_not_a_boolean"),
     ],
 )  # fmt: skip
 def test_bad_settings_are_refused_naming_the_variable(tmp_path, changes, variable):

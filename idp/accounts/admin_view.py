@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from sqlalchemy import and_, distinct, func, select, union
 
 from idp import audit
-from idp.accounts import offline_grants, trusted_devices, users
+from idp.accounts import offline_grants, policies, trusted_devices, users
 from idp.clock import now
 from idp.extensions import db
+from idp.factors import attestation
 from idp.models import AuditEvent, Factor, LoginSession, Role, User
 from idp.models.factor import FactorStatus
 from idp.models.user import user_roles
@@ -69,9 +70,13 @@ def detail(user: User) -> dict:
         "name": user.name,
         "created_at": user.created_at,
         "roles": role_names(user),
+        "disabled_at": user.disabled_at,
+        "disabled_reason": user.disabled_reason,
+        "override": _override(user),
         "factors": [_factor(f) for f in _factors(user)],
         "remembered_browsers": [
             {
+                "id": d.id,
                 "label": d.label,
                 "created_at": d.created_at,
                 "expires_at": d.expires_at,
@@ -101,6 +106,7 @@ def _factors(user: User) -> list[Factor]:
 
 def _factor(factor: Factor) -> dict:
     row = {
+        "id": factor.id,
         "kind": factor.kind,
         "name": factor.name,
         "status": factor.status,
@@ -110,7 +116,14 @@ def _factor(factor: Factor) -> dict:
     }
     if factor.kind == "passkey":
         row["aaguid"] = (factor.data or {}).get("aaguid")
+        # the owner's policy requires attested passkeys and this one is not: never phrh
+        row["below_policy"] = not attestation.hardware_bound(factor)
     return row
+
+
+def _override(user: User) -> dict | None:
+    row = policies.override_of(user)
+    return None if row is None else {"kind": row.kind, "until": row.until, "reason": row.reason}
 
 
 def _live_sessions(user: User) -> list[LoginSession]:

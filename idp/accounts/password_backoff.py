@@ -84,9 +84,11 @@ def failed(email: str, user: User | None) -> PasswordBackoff | None:
     return PasswordBackoff(row.blocked_until)
 
 
-def cleared(email: str) -> None:
-    """A successful sign-in or a new password ends the run of failures."""
-    db.session.execute(delete(PasswordFailures).where(PasswordFailures.key == _key(email)))
+def cleared(email: str) -> bool:
+    """A successful sign-in, a new password or an admin's unlock ends the run of failures;
+    whether there was one."""
+    ended = db.session.execute(delete(PasswordFailures).where(PasswordFailures.key == _key(email)))
+    return ended.rowcount > 0
 
 
 def _count(email: str, at: int) -> int:

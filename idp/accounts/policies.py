@@ -41,6 +41,7 @@ def policy_of(row: PolicyColumns) -> MfaPolicy:
         factor_max_age=row.factor_max_age,
         grace_signins=row.grace_signins,
         grace_days=row.grace_days,
+        require_attested_passkeys=row.require_attested_passkeys,
     )
 
 
@@ -51,6 +52,7 @@ def _store(row: PolicyColumns, policy: MfaPolicy) -> None:
     row.factor_max_age = policy.factor_max_age
     row.grace_signins = policy.grace_signins
     row.grace_days = policy.grace_days
+    row.require_attested_passkeys = policy.require_attested_passkeys
 
 
 def describe(policy: MfaPolicy) -> dict:

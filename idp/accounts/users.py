@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from flask import current_app
 from sqlalchemy import select
 
 from idp import audit
@@ -12,12 +13,27 @@ from idp.clock import now
 from idp.extensions import db
 from idp.models import EmailChange, LoginSession, PasswordReset, Role, User
 from idp.models.tokens import Token, revoke_where
+from idp.notify import mail
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 
 
 class UserExistsError(ValueError):
     """An account with this email already exists."""
+
+
+class AccountDisabled(Exception):
+    """The account was disabled by an admin: said only after the right password or passkey,
+    so the sign-in page tells nothing about an account's state to someone guessing."""
+
+    def __init__(self) -> None:
+        super().__init__("This account is disabled. Contact your administrator.")
+
+
+def ensure_enabled(user: User) -> None:
+    """Raise ``AccountDisabled`` unless ``user`` may sign in (``User.enabled``)."""
+    if not user.enabled:
+        raise AccountDisabled()
 
 
 def by_email(email: str) -> User | None:
@@ -98,11 +114,34 @@ def signed_in_with_password(user: User, password: str) -> None:
         audit.record("password_rehashed", actor=user.email, subject=user.sub)
 
 
-def start_password_reset(user: User, ttl: int) -> str:
+def start_password_reset(user: User, ttl: int, *, actor: str | None = None) -> str:
     """Create a single-use reset secret; only its digest is stored."""
     secret = mailed_links.issue(PasswordReset(user_id=user.id), ttl)
-    audit.record("password_reset_requested", actor=user.email, subject=user.sub)
+    audit.record("password_reset_requested", actor=actor or user.email, subject=user.sub)
     return secret
+
+
+def mail_password_reset(user: User, *, actor: str | None = None) -> None:
+    """Mail ``user`` a single-use reset link ("forgot password", or an admin sending one).
+
+    Commits the link first, so the mailed link works; the path is built from the URL map, so
+    the CLI (no request) sends the same link as the page.
+    """
+    ttl = current_app.config["PASSWORD_RESET_TTL"]
+    secret = start_password_reset(user, ttl, actor=actor)
+    db.session.commit()
+    path = current_app.url_map.bind("").build("auth.reset_password", {"secret": secret})
+    mail.send(
+        user.email, "Reset your password", _reset_mail(current_app.config["ISSUER"] + path, ttl)
+    )
+
+
+def _reset_mail(link: str, ttl: int) -> str:
+    return (
+        "Someone asked to reset the password of your account.\n\n"
+        f"To choose a new password, open this link within {ttl // 60} minutes:\n{link}\n\n"
+        "The link works once. If you did not ask for this, ignore this mail."
+    )
 
 
 def redeem_password_reset(secret: str) -> User | None:

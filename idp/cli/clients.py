@@ -51,6 +51,11 @@ SERVES_HELP = (
     "A resource (API) URI this client is: it may introspect access tokens issued for it, "
     "whichever client they went to (RFC 7662); repeatable."
 )
+SCOPE_HELP = (
+    "A scope the client may be granted (repeatable; default openid profile email "
+    "offline_access). admin or auditor (the admin API) make a machine client: confidential, "
+    "--grant-type client_credentials only."
+)
 RESOURCE_HELP = (
     "A protected resource (API) URI its access tokens may be issued for with the resource "
     "parameter (RFC 8707); repeatable."
@@ -69,11 +74,13 @@ RESOURCE_HELP = (
 @click.option("--serves", "served_uris", multiple=True, help=SERVES_HELP)
 @click.option("--online-refresh", is_flag=True, help=ONLINE_REFRESH_HELP)
 @click.option("--backchannel-logout-uri", help=BACKCHANNEL_LOGOUT_HELP)
+@click.option("--scope", "scopes", multiple=True, help=SCOPE_HELP)
 @acr_options
 @in_app
 def clients_create(
     name, redirect_uris, logout_uris, grant_types, public, first_party, allow_no_pkce,
-    resource_uris, served_uris, online_refresh, backchannel_logout_uri, minimum_acr, default_acr,
+    resource_uris, served_uris, online_refresh, backchannel_logout_uri, scopes, minimum_acr,
+    default_acr,
 ) -> None:  # fmt: skip
     client, secret = registration.register(
         name=name,
@@ -89,6 +96,7 @@ def clients_create(
         served_resources=list(served_uris),
         online_refresh=online_refresh,
         backchannel_logout_uri=backchannel_logout_uri,
+        scopes=list(dict.fromkeys(scopes)),
     )
     db.session.commit()
     click.echo(json.dumps(client_json(client, secret), indent=2))
@@ -120,6 +128,7 @@ def clients_create(
 @click.option("--backchannel-logout-uri", help=BACKCHANNEL_LOGOUT_HELP)
 @click.option("--no-backchannel-logout-uri", is_flag=True,
               help="Stop back-channel logout for this client.")  # fmt: skip
+@click.option("--scope", "scopes", multiple=True, help="Replaces the scopes.")
 @acr_options
 @click.option("--no-minimum-acr", is_flag=True, help="Remove the client's minimum acr.")
 @click.option("--clear-default-acr", is_flag=True, help="Remove the default acr values.")
@@ -127,8 +136,8 @@ def clients_create(
 def clients_update(
     client_id, name, redirect_uris, logout_uris, grant_types, first_party, allow_no_pkce,
     resource_uris, clear_resources, served_uris, clear_serves, online_refresh,
-    backchannel_logout_uri,
-    no_backchannel_logout_uri, minimum_acr, default_acr, no_minimum_acr, clear_default_acr,
+    backchannel_logout_uri, no_backchannel_logout_uri, scopes, minimum_acr, default_acr,
+    no_minimum_acr, clear_default_acr,
 ) -> None:  # fmt: skip
     client = _client(client_id)
     changes = {
@@ -141,6 +150,7 @@ def clients_update(
         "resources": _resource_changes(resource_uris, clear_resources),
         "served_resources": _resource_changes(served_uris, clear_serves),
         "online_refresh": online_refresh,
+        "scopes": list(dict.fromkeys(scopes)) or None,
         "backchannel_logout_uri": _backchannel_change(
             backchannel_logout_uri, no_backchannel_logout_uri
         ),
@@ -235,6 +245,7 @@ def client_json(client: Client, secret: str | None = None) -> dict:
         "served_resources": client.served_resources,
         "online_refresh": client.online_refresh,
         "backchannel_logout_uri": client.backchannel_logout_uri,
+        "scopes": client.scopes,
     }
     if secret:
         data["client_secret"] = secret

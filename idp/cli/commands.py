@@ -12,10 +12,13 @@ import click
 from sqlalchemy import select
 
 from idp import audit
-from idp.accounts import policies, session_end, users
+from idp.accounts import admin_actions, policies, users
 from idp.accounts.passwords import WeakPasswordError
+from idp.cli import users_admin
+from idp.cli.authenticators import authenticators_group
 from idp.cli.clients import clients_group
 from idp.cli.policy import policy_group, roles_set_policy, users_override
+from idp.cli.recovery import recovery_group
 from idp.cli.support import app, in_app, user_by_email
 from idp.extensions import db
 from idp.models import Role, User
@@ -89,16 +92,23 @@ def users_create(email: str, password_stdin: bool, name: str, roles: tuple[str, 
     click.echo(json.dumps({"sub": user.sub, "email": user.email, "roles": list(roles)}))
 
 
-@users_group.command("unlock", help="Lift the lockout of a user's second factors.")
+@users_group.command(
+    "unlock", help="Lift the lockout of a user's second factors and any wait on their password."
+)
 @click.argument("email")
 @in_app
 def users_unlock(email: str) -> None:
-    from idp.factors.throttle import unlock_all
-
     user = user_by_email(email)
-    count = unlock_all(user.id, actor="cli", subject=user.sub)
-    db.session.commit()
-    click.echo(json.dumps({"email": user.email, "unlocked": count}))
+    done = admin_actions.unlock(user, actor="cli")
+    click.echo(
+        json.dumps(
+            {
+                "email": user.email,
+                "unlocked": done.factors,
+                "password_backoff_cleared": done.password_backoff,
+            }
+        )
+    )
 
 
 @users_group.command(
@@ -110,8 +120,7 @@ def users_unlock(email: str) -> None:
 @in_app
 def users_end_sessions(email: str) -> None:
     user = user_by_email(email)
-    ended = session_end.end_all(user, reason="ended_by_admin", actor="cli")
-    db.session.commit()
+    ended = admin_actions.end_sessions(user, actor="cli")
     click.echo(json.dumps({"email": user.email, "sessions_ended": ended}))
 
 
@@ -182,10 +191,14 @@ def roles_list() -> None:
 
 roles_group.add_command(roles_set_policy)
 users_group.add_command(users_override)
+for command in users_admin.COMMANDS:
+    users_group.add_command(command)
 main.add_command(policy_group)
 
 
 main.add_command(clients_group)
+main.add_command(authenticators_group)
+main.add_command(recovery_group)
 
 
 @main.group("keys", help="Token signing keys.")

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import click
 from sqlalchemy import select
 
-from idp.accounts import policies, users
+from idp.accounts import admin_actions, policies, users
 from idp.cli.support import in_app, user_by_email
 from idp.extensions import db
 from idp.models import PolicyOverride, Role, User
@@ -52,6 +52,12 @@ def policy_options(func):
             type=click.IntRange(min=0),
             help="Days a member may postpone a required enrollment (0: none).",
         ),  # fmt: skip
+        click.option(
+            "--require-attested-passkeys/--no-require-attested-passkeys",
+            default=None,
+            help="Only passkeys attested by an allowed authenticator model (idp authenticators)"
+            " are hardware-bound (phrh); new passkeys must be such.",
+        ),
     )
     for option in reversed(options):
         func = option(func)
@@ -150,8 +156,7 @@ def _instant(value: str) -> int:
     """``YYYY-MM-DD`` means through that day (UTC); a date-time without zone is UTC."""
     try:
         if len(value) == 10:
-            day = date.fromisoformat(value) + timedelta(days=1)
-            return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+            return admin_actions.end_of_day(date.fromisoformat(value))
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise ValueError(f"--until: {value!r} is not a date (YYYY-MM-DD) or date-time") from exc

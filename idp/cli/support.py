@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 
 import click
 from flask import Flask
@@ -20,10 +21,18 @@ def app() -> Flask:
     ctx = click.get_current_context()
     if "app" not in ctx.meta:
         try:
-            ctx.meta["app"] = create_app()
+            ctx.meta["app"] = create_app(_stream_aside(ctx))
         except config.ConfigError as exc:
             raise click.ClickException(str(exc)) from exc
     return ctx.meta["app"]
+
+
+def _stream_aside(ctx: click.Context) -> dict | None:
+    """A command's standard output is its result (JSON that scripts read), so with
+    ``IDP_AUDIT_STREAM=stdout`` its audit events go to standard error; ``serve`` keeps stdout."""
+    if ctx.command.name != "serve" and os.environ.get("IDP_AUDIT_STREAM") == "stdout":
+        return {"AUDIT_STREAM": "stderr"}
+    return None
 
 
 def in_app(func):

@@ -125,6 +125,10 @@ def _refuse_settled(challenge: Challenge, user: User, at: int) -> None:
 
 
 def _wrong_answer(challenge: Challenge, factor: Factor | None, user: User, at: int) -> None:
+    audit.record(  # each wrong answer: the person's security page lists failed attempts
+        "second_factor_failed", outcome="failure", subject=user.sub, challenge_kind=challenge.kind,
+        purpose=challenge.purpose, factor_id=challenge.factor_id,
+    )  # fmt: skip
     db.session.execute(
         update(Challenge)
         .where(Challenge.id == challenge.id)

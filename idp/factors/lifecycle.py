@@ -23,7 +23,9 @@ CHALLENGE_EVENTS = {
 
 
 def move(factor: Factor, to: FactorStatus, *, actor: str, subject: str, reason: str) -> None:
-    """``factor`` to ``to`` (``IllegalTransition`` if it may not), audited with ``reason``."""
+    """``factor`` to ``to`` (``IllegalTransition`` if it may not), audited with ``reason``
+    and the state before and after."""
+    before = factor.status
     factor.transition(to)
     audit.record(
         FACTOR_EVENTS[FactorStatus(to)],
@@ -32,6 +34,8 @@ def move(factor: Factor, to: FactorStatus, *, actor: str, subject: str, reason: 
         factor_id=factor.id,
         kind=factor.kind,
         reason=reason,
+        before=before,
+        after=factor.status,
     )
 
 

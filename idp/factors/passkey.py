@@ -10,8 +10,10 @@ What WebAuthn L3 asks a relying party to check, and where it happens here:
 
 - registration (7.1): type, challenge, origin, RP ID hash, UP, UV "if user verification was
   determined to be required", algorithm among ours, attestation "none" -- py_webauthn with our
-  ``expected_*`` values; "verify that the credentialId is <= 1023 bytes" and "is not yet
-  registered for any user" -- ``register``.
+  ``expected_*`` values; attestation "direct", verified against an allowed model's roots,
+  when the user's policy requires attested passkeys -- ``idp.factors.attestation``; "verify
+  that the credentialId is <= 1023 bytes" and "is not yet registered for any user" --
+  ``register``.
 - authentication (7.2): type, challenge, origin, RP ID hash, UP, UV when required, signature,
   and "if authData.signCount is nonzero or credentialRecord.signCount is nonzero", refuse a
   counter that does not increase -- py_webauthn; "if the user was identified before the
@@ -21,7 +23,8 @@ What WebAuthn L3 asks a relying party to check, and where it happens here:
 - both: origin and RP ID hash are checked first so the person learns which one failed; a
   ``crossOrigin`` or ``topOrigin`` response is refused (these pages are never framed).
 
-amr (RFC 8176): ``swk`` for a backup-eligible (synced) passkey, else ``hwk``; plus ``user`` when
+amr (RFC 8176): ``swk`` for a backup-eligible (synced) passkey, or for one that is not attested
+by an allowed model when the owner's policy requires that, else ``hwk``; plus ``user`` when
 the authenticator verified the user (UV), in an assertion and in a registration alike (adding a
 passkey counts as the sign-in session's second factor). A passwordless sign-in requires UV, so
 it is multi-factor on its own; as a second factor after the password UV is only preferred.
@@ -66,7 +69,7 @@ from webauthn.registration.verify_registration_response import VerifiedRegistrat
 from idp import audit
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import challenges, kinds, lifecycle
+from idp.factors import attestation, challenges, kinds, lifecycle
 from idp.factors.base import ChallengeUsed, FactorError, FactorLocked, Verification
 from idp.models import Challenge, Factor, User
 from idp.models.factor import FactorKind, FactorStatus
@@ -177,8 +180,9 @@ def _timeout_ms() -> int:
 def registration_options(user: User, login_session_id: str) -> tuple[Challenge, dict]:
     """Options for ``navigator.credentials.create`` and the challenge row they belong to.
 
-    Resident key and user verification preferred, attestation none, the user's passkeys
-    excluded so that one authenticator is not registered twice.
+    Resident key and user verification preferred, attestation none (direct when the user's
+    policy requires attested passkeys), the user's passkeys excluded so that one authenticator
+    is not registered twice.
     """
     challenge = generate_challenge()
     row = challenges.issue(user, login_session_id, None, NAME, "enroll", secret=b64url(challenge))
@@ -191,7 +195,9 @@ def registration_options(user: User, login_session_id: str) -> tuple[Challenge, 
         user_display_name=user.name or user.email,
         challenge=challenge,
         timeout=_timeout_ms(),
-        attestation=AttestationConveyancePreference.NONE,
+        attestation=AttestationConveyancePreference.DIRECT
+        if attestation.required_for(user)
+        else AttestationConveyancePreference.NONE,
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.PREFERRED,
             user_verification=UserVerificationRequirement.PREFERRED,
@@ -210,14 +216,15 @@ def register(
     never exists without a verified credential behind it. The ``Verification`` is what the
     registration proved, with the amr an assertion with the same flags would give.
     """
-    seen: dict[str, VerifiedRegistration] = {}
+    seen: dict[str, tuple[VerifiedRegistration, attestation.Attested | None]] = {}
+    attest = attestation.required_for(user)
 
     def verify() -> Verification:
-        seen["result"] = _verify_registration(challenge, credential)
+        seen["result"] = _verify_registration(challenge, credential, attest)
         return Verification(None, KIND.method, ())
 
     challenges.answer(challenge, None, user, verify)
-    result = seen["result"]
+    result, attested = seen["result"]
     factor = Factor(
         user_id=user.id,
         kind=NAME,
@@ -233,6 +240,7 @@ def register(
             "transports": _transports(credential),
             "aaguid": result.aaguid,
             "user_handle": b64url(user_handle(user)),
+            **(attested.factor_data() if attested else {}),
         },
     )
     try:
@@ -247,9 +255,15 @@ def register(
     return factor, _verification(factor, result.user_verified)
 
 
-def _verify_registration(challenge: Challenge, credential: Any) -> VerifiedRegistration:
+def _verify_registration(
+    challenge: Challenge, credential: Any, attest: bool
+) -> tuple[VerifiedRegistration, attestation.Attested | None]:
+    """py_webauthn's checks, and with ``attest`` the attestation's (refused with its reason)."""
     rp = relying_party()
     _precheck(credential, rp, "webauthn.create")
+    attested = None
+    if attest:
+        attested = attestation.vouch(unb64url(_response(credential)["attestationObject"]))
     try:
         result = verify_registration_response(
             credential=credential,
@@ -258,6 +272,7 @@ def _verify_registration(challenge: Challenge, credential: Any) -> VerifiedRegis
             expected_origin=rp.origins,
             require_user_presence=True,
             require_user_verification=False,  # preferred, not required
+            pem_root_certs_bytes_by_fmt={attested.fmt: list(attested.roots)} if attested else None,
         )
     except Exception as exc:  # untrusted input: any failure is a refusal
         log.info("passkey registration refused: %s: %s", type(exc).__name__, exc)
@@ -266,7 +281,7 @@ def _verify_registration(challenge: Challenge, credential: Any) -> VerifiedRegis
         raise PasskeyRefused("This passkey's credential id is too long.")
     if by_credential_id(result.credential_id) is not None:
         raise PasskeyRefused("This passkey is already registered.")
-    return result
+    return result, attested
 
 
 def _transports(credential: Any) -> list[str]:
@@ -454,8 +469,11 @@ def _reason(detail: str) -> str:
 
 
 def key_amr(factor: Factor) -> str:
-    """``swk`` for a backup-eligible (synced) passkey, else ``hwk`` (RFC 8176)."""
-    return "swk" if factor.data.get("backup_eligible") else "hwk"
+    """``swk`` for a backup-eligible (synced) passkey, or one its owner's policy does not
+    accept as hardware-bound (not attested by an allowed model), else ``hwk`` (RFC 8176)."""
+    if factor.data.get("backup_eligible") or not attestation.hardware_bound(factor):
+        return "swk"
+    return "hwk"
 
 
 def _verification(factor: Factor, user_verified: bool) -> Verification:

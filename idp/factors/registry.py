@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from idp.extensions import db
-from idp.factors import backup_codes, delivered_code, kinds, passkey, totp  # noqa: F401 (declare)
+from idp.factors import backup_codes, delivered_code, kinds, lifecycle, passkey, totp  # noqa: F401
 from idp.factors.kinds import Kind
 from idp.models import Factor, User
 from idp.models.factor import FactorStatus
@@ -52,3 +52,18 @@ def owned(user: User, factor_id: int) -> Factor | None:
     if factor is None or factor.user_id != user.id or not factor.is_active:
         return None
     return factor
+
+
+def revoke(user: User, factor: Factor, *, actor: str, reason: str) -> bool:
+    """Revoke ``factor`` (the user removing it, or an admin); when it was the user's last
+    routine factor their backup codes go too, as they only recover one. Returns whether they
+    went. The caller commits and tells the user."""
+    lifecycle.move(factor, FactorStatus.REVOKED, actor=actor, subject=user.sub, reason=reason)
+    backup = None
+    if routine(factor) and not routine_factors(user):
+        backup = backup_codes.active_set(user)
+    if backup is not None:
+        lifecycle.move(
+            backup, FactorStatus.REVOKED, actor=actor, subject=user.sub, reason="no factor left"
+        )
+    return backup is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, true
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
@@ -18,6 +18,8 @@ class PolicyColumns:
     factor_max_age: Mapped[int | None] = mapped_column(nullable=True)
     grace_signins: Mapped[int] = mapped_column(default=0, server_default="0")
     grace_days: Mapped[int] = mapped_column(default=0, server_default="0")
+    # only passkeys attested by an allowed authenticator model are hardware-bound (migration 0024)
+    require_attested_passkeys: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class DefaultPolicy(PolicyColumns, db.Model):

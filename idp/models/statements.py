@@ -19,8 +19,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, bindparam
+from sqlalchemy import Table, bindparam, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.dml import Insert, ReturningUpdate
 from sqlalchemy.sql.selectable import Select
 
@@ -122,6 +123,7 @@ class DriverTransaction:
         self._pooled = None
         self.claimed = False
         self._committed = False
+        self.committed_callbacks: list[Callable[[], None]] = []
 
     def connection(self) -> tuple[Dialect, Any]:
         """The dialect and DBAPI connection, beginning the transaction on first use."""
@@ -136,6 +138,7 @@ class DriverTransaction:
         """Commit or roll back, and give the connection back to the pool."""
         self._committed = self._committed or commit
         pooled, self._pooled = self._pooled, None
+        callbacks, self.committed_callbacks = self.committed_callbacks, []
         if pooled is None:
             return
         try:
@@ -145,6 +148,8 @@ class DriverTransaction:
                 pooled.dbapi_connection.rollback()
         finally:
             pooled.close()
+        if commit:
+            _run(callbacks)
 
 
 _current: ContextVar[DriverTransaction | None] = ContextVar("idp.driver_transaction", default=None)
@@ -197,6 +202,41 @@ def leave_driver_transaction() -> None:
     if transaction is not None:
         _current.set(None)
         transaction.end(commit=False)
+
+
+# --- after the commit ------------------------------------------------------------------------
+
+_AFTER_COMMIT = "idp.after_commit"  # Session.info key: callbacks for its transaction's commit
+
+
+def after_commit(callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the transaction ``DriverStatement``s now run in has committed, and
+    never if it rolls back: for what must not tell of a write before it is durable (an audit
+    event streamed to a SIEM). The callback must not touch the database. A rolled-back
+    savepoint (``begin_nested``) keeps the callbacks registered inside it: none is, today."""
+    transaction = _current.get()
+    if transaction is not None and transaction.claimed:
+        transaction.committed_callbacks.append(callback)
+    else:
+        db.session().info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _session_committed(session: Session) -> None:
+    _run(session.info.pop(_AFTER_COMMIT, []))
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _session_transaction_ended(session: Session, transaction: SessionTransaction) -> None:
+    """Rolled back (or closed without a commit): its callbacks are dropped. A commit ran them
+    already (SQLAlchemy ends the transaction after ``after_commit``)."""
+    if transaction.parent is None:
+        session.info.pop(_AFTER_COMMIT, None)
+
+
+def _run(callbacks: list[Callable[[], None]]) -> None:
+    for callback in callbacks:
+        callback()
 
 
 def _transaction_connection() -> tuple[Dialect, Any]:

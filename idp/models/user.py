@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.clock import now
@@ -51,6 +52,20 @@ class User(db.Model):
     #: Enrollment grace: when the user first postponed a required enrollment, and how often.
     grace_started_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     grace_skips: Mapped[int] = mapped_column(default=0, server_default="0")
+    #: Set by an admin (``idp.accounts.admin_actions.disable``; migration 0021).
+    disabled_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    disabled_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+
+    @hybrid_property
+    def enabled(self) -> bool:
+        """The one test of "may this account sign in and use its tokens", in Python and in
+        SQL (``select(...).where(User.enabled)``): not disabled by an admin."""
+        return self.disabled_at is None
+
+    @enabled.inplace.expression
+    @classmethod
+    def _enabled_expression(cls):
+        return cls.disabled_at.is_(None)
 
     @staticmethod
     def normalize_email(email: str) -> str:

@@ -127,6 +127,8 @@ class TokenIntrospection(_TokenTypeHint, IntrospectionEndpoint):
         if token.kind == "access_token":
             payload["aud"] = resources.aud_claim(row.audience or (), row.client_id)
         user = db.session.get(User, row.user_id) if row.user_id else None
+        if user is not None and not user.enabled:  # a disabled account's tokens are inactive
+            return {"active": False}
         payload["sub"] = user.sub if user else row.client_id
         if user:
             payload.update(acr=row.acr, amr=list(row.amr), auth_time=row.auth_time)

@@ -131,8 +131,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         """Nothing to do: the code was consumed atomically when it was looked up."""
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> Principal | None:
+        """The code's user, unless their account was disabled since (``invalid_grant``)."""
         user = db.session.get(User, authorization_code.user_id)
-        return Principal.of(user, authorization_code) if user else None
+        return Principal.of(user, authorization_code) if user and user.enabled else None
 
 
 def _revoke_replayed_code(row: AuthorizationCode) -> None:
@@ -256,9 +257,12 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return None
 
     def authenticate_user(self, refresh_token: RotatedRefresh) -> Principal[SubjectRef] | None:
-        """Only the user's id and ``sub``: a refresh issues no ID token, so it loads no ``User``."""
+        """Only the user's id and ``sub``: a refresh issues no ID token, so it loads no ``User``.
+        A disabled account's tokens, offline ones too, are ``invalid_grant`` (``User.enabled``)."""
         found = _SUBJECT.first(id=refresh_token.user_id)
-        return Principal.of(SubjectRef(*found), refresh_token) if found else None
+        if found is None:
+            raise InvalidGrantError("the account of this refresh token is disabled or gone")
+        return Principal.of(SubjectRef(*found), refresh_token)
 
     def revoke_old_credential(self, refresh_token: RotatedRefresh) -> None:
         """Nothing to revoke: the old token was rotated atomically during validation. A reuse
@@ -273,7 +277,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             )
 
 
-_SUBJECT = DriverStatement(select(User.id, User.sub).where(User.id == bindparam("id")))
+_SUBJECT = DriverStatement(
+    select(User.id, User.sub).where(User.id == bindparam("id"), User.enabled)
+)
 _LIVE_SESSION = DriverStatement(
     select(LoginSession.id).where(
         LoginSession.id == bindparam("sid"),

@@ -14,9 +14,10 @@ from flask import current_app
 from idp import audit, random_tokens
 from idp.extensions import db
 from idp.models import Client
-from idp.models.client import DEFAULT_GRANT_TYPES
+from idp.models.client import DEFAULT_GRANT_TYPES, DEFAULT_SCOPES
 from idp.oauth2 import resources
 from idp.oauth2.errors import InvalidTargetError
+from idp.oauth2.scopes import check_registration as check_scopes
 
 #: The registered settings ``update`` may change, and what ``_settings`` reports.
 SETTINGS = (
@@ -32,6 +33,7 @@ SETTINGS = (
     "served_resources",
     "online_refresh",
     "backchannel_logout_uri",
+    "scopes",
 )
 #: Settings where an empty value means none (stored as NULL).
 _NULLABLE = frozenset({"minimum_acr", "backchannel_logout_uri"})
@@ -52,6 +54,7 @@ def register(
     served_resources: list[str] | None = None,
     online_refresh: bool = False,
     backchannel_logout_uri: str | None = None,
+    scopes: list[str] | None = None,
 ) -> tuple[Client, str | None]:
     """Create a client; returns it and its secret (``None`` for public clients), shown once."""
     secret = None if public else random_tokens.token(32)
@@ -70,6 +73,7 @@ def register(
         served_resources=served_resources or [],
         online_refresh=online_refresh,
         backchannel_logout_uri=backchannel_logout_uri or None,
+        scopes=scopes or list(DEFAULT_SCOPES),
     )
     _check(client)
     db.session.add(client)
@@ -118,6 +122,7 @@ def _check(client: Client) -> None:
         raise ValueError("an API that introspects tokens (--serves) must be confidential")
     if client.backchannel_logout_uri is not None:
         _check_backchannel_logout_uri(client.backchannel_logout_uri)
+    check_scopes(client.scopes, public=client.is_public, grant_types=client.grant_types)
 
 
 def _check_backchannel_logout_uri(uri: str) -> None:

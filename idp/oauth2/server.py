@@ -17,10 +17,13 @@ from sqlalchemy import bindparam, select
 
 from idp.models import Client
 from idp.models.statements import DriverStatement
-from idp.oauth2 import errors, grants, tokens
+from idp.oauth2 import errors, grants, scopes, tokens
 from idp.oauth2.endpoints import RPInitiatedLogout, TokenIntrospection, TokenRevocation
 
-SCOPES_SUPPORTED = ["openid", "profile", "email", "offline_access"]
+#: Advertised in discovery: the OpenID Connect scopes. The admin API's scopes are accepted too
+#: (Authlib refuses any scope not in ``OAUTH2_SCOPES_SUPPORTED``) but not advertised, as RFC 8414
+#: 2 allows: only a machine client registered for one can be granted it.
+SCOPES_SUPPORTED = list(scopes.OIDC_SCOPES)
 
 
 CLIENT_CACHE_TTL = 30.0  # seconds a worker reuses a client's registration
@@ -141,7 +144,7 @@ def init_app(app: Flask) -> None:
     # Authlib logs every token response it issues at DEBUG, tokens included: no log
     # configuration may write live credentials, so its records stop at INFO.
     logging.getLogger("authlib").setLevel(logging.INFO)
-    app.config["OAUTH2_SCOPES_SUPPORTED"] = SCOPES_SUPPORTED
+    app.config["OAUTH2_SCOPES_SUPPORTED"] = list(scopes.KNOWN)
     authorization.init_app(app, query_client=query_client, save_token=tokens.save_token)
     authorization.register_client_auth_method("client_secret_basic", client_secret_basic)
     if authorization._authorization_grants:

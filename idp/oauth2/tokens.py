@@ -28,7 +28,7 @@ from idp.models.statements import (
     strict_insert,
 )
 from idp.models.tokens import RotatedRefresh
-from idp.oauth2 import resources, signing
+from idp.oauth2 import resources, scopes, signing
 from idp.oauth2.principal import Principal
 
 
@@ -62,9 +62,10 @@ def generate_token(
     """Authlib's token generator hook: build the token response body.
 
     Like Authlib's own generator, it grants only the requested scopes the client is registered
-    for (RFC 6749 section 3.3; the response's ``scope`` says which).
+    for (RFC 6749 section 3.3; the response's ``scope`` says which), and API scopes only to a
+    client acting for itself (``scopes.for_grant``).
     """
-    scope = client.get_allowed_scope(scope)
+    scope = scopes.for_grant(client.get_allowed_scope(scope), grant_type)
     ttl = expires_in or current_app.config["ACCESS_TOKEN_TTL"]
     issued = now()
     claims = {

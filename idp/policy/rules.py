@@ -2,8 +2,9 @@
 
 A user with several roles gets the strictest combination (the strongest mode, only the factor
 kinds every role allows, remember-device only if every role allows it, the shortest second-factor
-age and enrollment grace). A per-user override replaces the mode until it expires: ``exempt``
-lifts a requirement (for example while a lost phone is replaced), ``require`` imposes one.
+age and enrollment grace, attested passkeys if any role requires them). A per-user override
+replaces the mode until it expires: ``exempt`` lifts a requirement (for example while a lost
+phone is replaced), ``require`` imposes one.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ class MfaPolicy:
     resolves the conflict. ``factor_max_age`` (seconds) re-asks a second factor
     older than that. ``grace_signins`` / ``grace_days`` let a member of a ``required`` role skip
     enrollment that many sign-ins / days before it blocks; 0 means no grace.
+    ``require_attested_passkeys``: only a passkey attested by an allowed authenticator model
+    counts as hardware-bound (``hwk``), and new passkeys must be such.
     """
 
     mode: str = "off"
@@ -44,6 +47,7 @@ class MfaPolicy:
     factor_max_age: int | None = None
     grace_signins: int = 0
     grace_days: int = 0
+    require_attested_passkeys: bool = False
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -90,6 +94,7 @@ def strictest(policies: Iterable[MfaPolicy]) -> MfaPolicy:
         factor_max_age=min(ages) if ages else None,
         grace_signins=min(p.grace_signins for p in requiring),
         grace_days=min(p.grace_days for p in requiring),
+        require_attested_passkeys=any(p.require_attested_passkeys for p in items),
     )
 
 

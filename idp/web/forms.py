@@ -7,13 +7,23 @@ import re
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     EmailField,
     HiddenField,
+    IntegerField,
     PasswordField,
+    RadioField,
     SelectMultipleField,
     StringField,
 )
-from wtforms.validators import DataRequired, EqualTo, Length, Regexp
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Regexp,
+)
 
 from idp.accounts.passwords import MAX_LENGTH, MIN_LENGTH
 from idp.web.sessions import next_key
@@ -128,3 +138,67 @@ class RolesForm(FlaskForm):
     every existing role, are set by the page; an unknown value is refused)."""
 
     roles = SelectMultipleField("Roles", choices=[], validate_choice=True)
+
+
+class ResetFactorsForm(FlaskForm):
+    """The console's "revoke all sign-in methods": only with the box ticked."""
+
+    confirm = BooleanField(
+        "Yes, remove every sign-in method of this user",
+        [DataRequired(message="Tick the box to confirm.")],
+    )
+
+
+class DisableForm(FlaskForm):
+    """The console's "disable account", with an optional reason the next admin reads."""
+
+    reason = StringField("Reason (optional)", [Length(max=500)], filters=[without_controls])
+
+
+class OverrideForm(FlaskForm):
+    """The console's per-user MFA override: kind, last day (UTC) and a reason (audited)."""
+
+    kind = RadioField(
+        "Override",
+        choices=[("require", "Require MFA"), ("exempt", "Exempt from MFA")],
+        validators=[DataRequired(message="Choose require or exempt.")],
+    )
+    until = DateField("Until (UTC, through that day)", [DataRequired(message="Give a date.")])
+    reason = StringField(
+        "Reason",
+        [DataRequired(message="Give a reason: it goes into the audit log."), Length(max=500)],
+        filters=[without_controls],
+    )
+
+
+class PolicyForm(FlaskForm):
+    """The console's MFA policy of a role or of the default. ``previewed`` carries the digest of
+    the values last previewed: Save applies only values whose effect the admin has seen."""
+
+    mode = RadioField(
+        "Two-step verification",
+        choices=[
+            ("off", "Off: not asked by this policy"),
+            ("recommended", "Recommended: offered at sign-in, may be declined"),
+            ("required", "Required: asked at every sign-in, added at the next one"),
+        ],
+        validators=[DataRequired(message="Choose a mode.")],
+    )
+    factors = SelectMultipleField("Allowed methods", choices=[], validate_choice=True)
+    remember_device = BooleanField("A remembered browser may skip the second factor")
+    factor_max_age = IntegerField(
+        "Ask the second factor again after (seconds; 0: only at sign-in)",
+        [InputRequired(message="Give a number."), NumberRange(min=0, max=10**8)],
+    )
+    grace_signins = IntegerField(
+        "Sign-ins a member may postpone adding a method",
+        [InputRequired(message="Give a number."), NumberRange(min=0, max=1000)],
+    )
+    grace_days = IntegerField(
+        "Days a member may postpone adding a method",
+        [InputRequired(message="Give a number."), NumberRange(min=0, max=3650)],
+    )
+    require_attested_passkeys = BooleanField(
+        "Only attested passkeys of allowed authenticator models count as hardware keys"
+    )
+    previewed = HiddenField()

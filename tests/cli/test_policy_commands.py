@@ -80,6 +80,7 @@ def test_set_policy_prints_the_whole_policy(ran):
     assert printed == {
         "role": ADMINS, "mode": "required", "factors": ["passkey", "totp"],
         "remember_device": False, "factor_max_age": 3600, "grace_signins": 3, "grace_days": 0,
+        "require_attested_passkeys": False,
     }  # fmt: skip
 
 

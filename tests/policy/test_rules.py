@@ -57,6 +57,10 @@ def test_no_policy_at_all_is_off() -> None:
             MfaPolicy(mode="required", grace_days=3), MfaPolicy(mode="recommended", grace_days=30),
             MfaPolicy(mode="required", grace_days=3), id="grace_of_a_non_requiring_role_ignored",
         ),
+        pytest.param(
+            MfaPolicy(), MfaPolicy(require_attested_passkeys=True),
+            MfaPolicy(require_attested_passkeys=True), id="attested_passkeys_if_any_role_asks",
+        ),
     ],
 )  # fmt: skip
 def test_strictest_of_two(a: MfaPolicy, b: MfaPolicy, expected: MfaPolicy) -> None:

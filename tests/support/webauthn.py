@@ -5,7 +5,8 @@ small software authenticator for tests without a browser.
 authenticator. With it a test can sign an assertion that is correct in every respect but one (the
 origin, the RP ID hash, the UV flag, the sign counter...), so a refusal proves that the server
 checked that one thing, not that a signature broke. ``SoftAuthenticator`` also makes the
-registration ("none" attestation, Ed25519) for unit tests of ``idp.factors.passkey``.
+registration (Ed25519; "none" attestation, or "packed" with a certificate chain made by a test
+CA, ``tests.support.attestation``) for tests of ``idp.factors.passkey`` and its endpoints.
 """
 
 from __future__ import annotations
@@ -103,19 +104,45 @@ def _client_data(kind: str, challenge: str, origin: str) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
-class SoftAuthenticator:
-    """One Ed25519 passkey made in software: registration first, then ``credential`` signs."""
+@dataclass(frozen=True)
+class PackedAttestation:
+    """What a "packed" attestation statement is made with (WebAuthn L3 8.2): the attestation
+    key (P-256, ES256) and its certificate chain, leaf first, as DER."""
 
-    def __init__(self, rp_id: str = "localhost", *, backup_eligible: bool = False) -> None:
+    key: ec.EllipticCurvePrivateKey
+    chain: tuple[bytes, ...]
+
+    def statement(self, auth_data: bytes, client_data: bytes) -> dict:
+        signed = auth_data + hashlib.sha256(client_data).digest()
+        signature = self.key.sign(signed, ec.ECDSA(hashes.SHA256()))
+        return {"alg": -7, "sig": signature, "x5c": list(self.chain)}
+
+
+class SoftAuthenticator:
+    """One Ed25519 passkey made in software: registration first, then ``credential`` signs.
+
+    ``aaguid`` names the model in the authenticator data; with ``attestation`` the registration
+    is attested ("packed" with that key and chain), else its format is "none"."""
+
+    def __init__(
+        self,
+        rp_id: str = "localhost",
+        *,
+        backup_eligible: bool = False,
+        aaguid: bytes = bytes(16),
+        attestation: PackedAttestation | None = None,
+    ) -> None:
         self.rp_id = rp_id
         self.backup_eligible = backup_eligible
+        self.aaguid = aaguid
+        self.attestation = attestation
         self.key = ed25519.Ed25519PrivateKey.generate()
         self.credential_id = os.urandom(16)
 
     def registration(
         self, challenge: str, origin: str, *, rp_id: str | None = None, flags: int = UP | UV
     ) -> dict:
-        """A ``navigator.credentials.create`` response with attestation "none"."""
+        """A ``navigator.credentials.create`` response, attested if the authenticator is."""
         if self.backup_eligible:
             flags |= BE
         public = self.key.public_key().public_bytes(
@@ -126,19 +153,24 @@ class SoftAuthenticator:
             hashlib.sha256((rp_id or self.rp_id).encode()).digest()
             + bytes([flags | AT])
             + struct.pack(">I", 0)
-            + bytes(16)  # AAGUID
+            + self.aaguid
             + struct.pack(">H", len(self.credential_id))
             + self.credential_id
             + cose
         )
-        attestation = encode_cbor({"fmt": "none", "attStmt": {}, "authData": auth_data})
+        client_data = _client_data("webauthn.create", challenge, origin)
+        if self.attestation is None:
+            fmt, statement = "none", {}
+        else:
+            fmt, statement = "packed", self.attestation.statement(auth_data, client_data)
+        attestation = encode_cbor({"fmt": fmt, "attStmt": statement, "authData": auth_data})
         return {
             "id": b64url(self.credential_id),
             "rawId": b64url(self.credential_id),
             "type": "public-key",
             "clientExtensionResults": {},
             "response": {
-                "clientDataJSON": b64url(_client_data("webauthn.create", challenge, origin)),
+                "clientDataJSON": b64url(client_data),
                 "attestationObject": b64url(attestation),
                 "transports": ["internal", "made-up"],
             },

@@ -8,14 +8,13 @@ operations: each needs a second factor (without one, a sign-in) within its windo
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, session, url_for
-from sqlalchemy import select
 
 from idp import audit as audit_log
-from idp.accounts import policies, trusted_devices
+from idp.accounts import event_text, policies, trusted_devices
 from idp.extensions import db
 from idp.factors import answer, backup_codes, challenges, kinds, lifecycle, registry, totp
 from idp.factors.base import FactorError
-from idp.models import AuditEvent, Factor, User
+from idp.models import Factor, User
 from idp.models.factor import FactorStatus
 from idp.notify.security import notify
 from idp.views.signin.flow import adding_factor, after_enrollment, sign_in_first, step_up
@@ -43,12 +42,6 @@ def index():
     user = sessions.signed_in_user()
     if user is None:
         return sign_in_first("security")
-    events = db.session.execute(
-        select(AuditEvent)
-        .where(AuditEvent.subject == user.sub)
-        .order_by(AuditEvent.seq.desc())
-        .limit(20)
-    ).scalars()
     backup = backup_codes.active_set(user)
     return render_template(
         "security.html",
@@ -56,7 +49,7 @@ def index():
         factors=registry.routine_factors(user),
         backup_remaining=backup_codes.remaining(backup) if backup else None,
         labels=registry.LABELS,
-        events=list(events),
+        events=event_text.recent(user),
         rename=RenameForm(formdata=None),
         confirm=ConfirmForm(),
         devices=trusted_devices.listed(user),
@@ -175,23 +168,11 @@ def remove(factor_id: int):
     refused = step_up(user, "remove_factor", "security")
     if refused is not None:
         return refused
-    routine = registry.routine_factors(user)
-    last = routine == [factor]
+    last = registry.routine_factors(user) == [factor]
     if last and policies.inputs(user).effective().mode == "required":
         flash("Your organisation requires two-step verification: add another method first.")
         return redirect(url_for("security.index"), code=303)
-    lifecycle.move(
-        factor, FactorStatus.REVOKED, actor=user.email, subject=user.sub, reason="removed"
-    )
-    backup = backup_codes.active_set(user) if last else None
-    if backup is not None:
-        lifecycle.move(
-            backup,
-            FactorStatus.REVOKED,
-            actor=user.email,
-            subject=user.sub,
-            reason="no factor left",
-        )
+    registry.revoke(user, factor, actor=user.email, reason="removed")
     db.session.commit()
     notify(user, f"A sign-in method was removed from your account: {factor.name}.")
     flash(f"{factor.name} was removed.")

@@ -23,7 +23,7 @@ from idp.extensions import db
 from idp.factors import registry
 from idp.models import User
 from idp.views.admin import access
-from idp.web.forms import RolesForm
+from idp.web.forms import DisableForm, OverrideForm, ResetFactorsForm, RolesForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -64,42 +64,49 @@ def users():
 
 @bp.route("/users/<int:user_id>")
 def user(user_id: int):
-    person = _user(user_id)
-    form = RolesForm(formdata=None, roles=admin_view.role_names(person))
-    return _user_page(person, form)
+    return user_page(user_or_404(user_id))
 
 
 @bp.route("/users/<int:user_id>/roles", methods=["POST"])
 def set_roles(user_id: int):
-    person = _user(user_id)
+    person = user_or_404(user_id)
     form = RolesForm()
     form.roles.choices = admin_view.all_roles()
     if not form.validate_on_submit():
-        return _user_page(person, form, 400)
+        return user_page(person, form, 400)
     refusal = admin_view.self_demotion(g.admin, person, form.roles.data)
     if refusal is not None:
         form.roles.errors = [refusal]
-        return _user_page(person, form, 400)
+        return user_page(person, form, 400)
     before, after = admin_view.set_roles(person, form.roles.data, actor=g.admin.email)
     db.session.commit()
     flash("Roles unchanged." if before == after else f"Roles set: {', '.join(after) or 'none'}.")
     return redirect(url_for("admin.user", user_id=person.id), code=303)
 
 
-def _user(user_id: int) -> User:
+def user_or_404(user_id: int) -> User:
     person = db.session.get(User, user_id)
     if person is None:
         abort(404)
     return person
 
 
-def _user_page(person: User, form: RolesForm, status: int = 200):
+def user_page(person: User, form: RolesForm | None = None, status: int = 200, **forms):
+    """The user's page; ``forms`` are the action forms that failed (``user_actions``)."""
+    if form is None:
+        form = RolesForm(formdata=None, roles=admin_view.role_names(person))
     form.roles.choices = admin_view.all_roles()
+    blank = {
+        "reset_form": ResetFactorsForm(formdata=None),
+        "disable_form": DisableForm(formdata=None),
+        "override_form": OverrideForm(formdata=None),
+    }
     body = render_template(
         "admin/user.html",
         person=person,
         detail=admin_view.detail(person),
         form=form,
         labels=registry.LABELS,
+        **(blank | forms),
     )
     return body, status

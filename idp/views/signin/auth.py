@@ -16,7 +16,6 @@ from idp.accounts import password_backoff, users
 from idp.accounts.password_backoff import PasswordBackoff
 from idp.accounts.passwords import verify
 from idp.extensions import db
-from idp.notify import mail
 from idp.views.signin.flow import continue_to
 from idp.web import ratelimit, sessions
 from idp.web.forms import ForgotPasswordForm, RegisterForm, ResetPasswordForm, SignInForm
@@ -51,9 +50,16 @@ def login():
         return _refused(form, str(wait), 429, {"Retry-After": str(wait.retry_after)})
     user = users.by_email(form.email.data)
     if not verify(user.password_hash if user else None, form.password.data):
-        audit.record("sign_in", outcome="failure", actor=form.email.data.lower()[:320])
+        audit.record("sign_in", outcome="failure", actor=form.email.data.lower()[:320],
+                     subject=user.sub if user else None)  # fmt: skip
         waits = password_backoff.failed(form.email.data, user)
         return _refused(form, BAD_CREDENTIALS + (f" {waits}" if waits else ""), 401)
+    try:
+        users.ensure_enabled(user)  # only now: a guesser learns nothing of the account's state
+    except users.AccountDisabled as disabled:
+        audit.record("sign_in", outcome="failure", actor=user.email, subject=user.sub,
+                     reason="account_disabled")  # fmt: skip
+        return _refused(form, str(disabled), 403)
     users.signed_in_with_password(user, form.password.data)
     sessions.sign_in(user, "pwd", ["pwd"], for_request=form.next.data)
     audit.record("sign_in", actor=user.email, subject=user.sub, method="pwd")
@@ -98,11 +104,7 @@ def forgot_password():
         return render_template("forgot.html", form=form), 400 if form.is_submitted() else 200
     user = users.by_email(form.email.data)
     if user is not None:
-        ttl = current_app.config["PASSWORD_RESET_TTL"]
-        secret = users.start_password_reset(user, ttl)
-        db.session.commit()
-        link = current_app.config["ISSUER"] + url_for("auth.reset_password", secret=secret)
-        mail.send(user.email, "Reset your password", _reset_mail(link, ttl))
+        users.mail_password_reset(user)
     return redirect(url_for("auth.reset_sent"), code=303)
 
 
@@ -125,14 +127,6 @@ def reset_password(secret: str):
     users.set_password(user, form.password.data, event="password_reset")
     db.session.commit()
     return redirect(url_for("auth.login"), code=303)
-
-
-def _reset_mail(link: str, ttl: int) -> str:
-    return (
-        "Someone asked to reset the password of your account.\n\n"
-        f"To choose a new password, open this link within {ttl // 60} minutes:\n{link}\n\n"
-        "The link works once. If you did not ask for this, ignore this mail."
-    )
 
 
 def _registration() -> bool:

@@ -23,6 +23,7 @@ from flask import (
 )
 
 from idp import audit, random_tokens
+from idp.accounts import users
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import answer, passkey, registry
@@ -150,6 +151,13 @@ def verify():
                      method=passkey.KIND.method)  # fmt: skip
         db.session.commit()  # keep the challenge's state and the audit record
         return ceremony.refuse(str(error))
+    try:
+        users.ensure_enabled(user)
+    except users.AccountDisabled as disabled:
+        audit.record("sign_in", outcome="failure", actor=user.email, subject=user.sub,
+                     method=passkey.KIND.method, reason="account_disabled")  # fmt: skip
+        db.session.commit()
+        return ceremony.refuse(str(disabled), 403)
     next_key = sessions.next_key(body.get("next"))
     sessions.sign_in(user, result.method, list(result.amr), for_request=next_key)
     audit.record("sign_in", actor=user.email, subject=user.sub, method=result.method)
