@@ -6,7 +6,7 @@ TEST_WORKERS ?= auto
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install lint format bench rp-wheel clean
+.PHONY: run test install lint format bench bench-admin rp-wheel clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ format: install
 ## bench: token endpoint throughput and CPU per request against gunicorn (not part of test)
 bench: install
 	$(BIN)/python bench/token_endpoint.py
+
+## bench-admin: admin console search and audit page latencies, 1M users and events (not part of test)
+bench-admin: install
+	$(BIN)/python bench/admin_console.py
 
 ## rp-wheel: the idp-rp distribution (idp.rp alone, for resource servers) as a wheel in build/
 rp-wheel: install

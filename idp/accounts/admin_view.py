@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import and_, distinct, func, select, union
+from sqlalchemy.orm import selectinload
 
 from idp import audit
 from idp.accounts import offline_grants, policies, trusted_devices, users
@@ -172,7 +173,8 @@ class UserPage:
 def search(query: str = "", role: str = "", *, after: int = 0, limit: int = 50) -> UserPage:
     """Users whose email or name starts with ``query`` (the email case-insensitively, the name
     as typed or capitalised), holding ``role`` if given, in id order after ``after``."""
-    statement = select(User).where(User.id > after).order_by(User.id).limit(limit + 1)
+    statement = select(User).options(selectinload(User.roles)).where(User.id > after)
+    statement = statement.order_by(User.id).limit(limit + 1)
     query = query.strip()
     if query:
         # One indexed range per prefix, unioned: an OR in one WHERE lets the planner walk the
@@ -182,7 +184,7 @@ def search(query: str = "", role: str = "", *, after: int = 0, limit: int = 50) 
         matching = union(*(select(User.id).where(r, User.id > after) for r in ranges))
         statement = statement.where(User.id.in_(matching))
     if role:  # walk the role's members in user id order (ix_user_roles_role_user), no sort
-        role_id = select(Role.id).where(Role.name == role).scalar_subquery()
+        role_id = db.session.execute(select(Role.id).where(Role.name == role)).scalar()
         statement = (
             statement.join(user_roles, user_roles.c.user_id == User.id)
             .where(user_roles.c.role_id == role_id, user_roles.c.user_id > after)

@@ -195,7 +195,8 @@ HIDDEN = frozenset({
     "challenge_issued", "challenge_verified", "challenge_expired", "challenge_failed",
     "enrollment_started", "token_issued", "token_revoked", "refresh_reuse_within_interval",
     "password_rehashed", "backchannel_logout_delivered", "backchannel_logout_gave_up",
-    "client_created", "client_changed", "keys_rotated", "encryption_key_rotated",
+    "client_created", "client_changed", "client_secret_rotated", "client_disabled",
+    "client_enabled", "keys_rotated", "encryption_key_rotated",
     "role_created", "role_policy_changed", "default_policy_changed",
     "authenticator_allowed", "authenticator_removed", "authenticator_metadata_imported",
 })  # fmt: skip

@@ -49,13 +49,15 @@ class PasswordBackoff(Exception):
         return max(1, (self.until or now() + 3600) - now())
 
 
-def _key(email: str) -> str:
+def key(email: str) -> str:
+    """The row's key for ``email``: a digest, so the table names nobody (the dashboard looks
+    up the emails it read in the audit log)."""
     return hashlib.sha256(User.normalize_email(email).encode()).hexdigest()
 
 
 def check(email: str) -> None:
     """Refuse before the password is checked while this email waits."""
-    row = db.session.get(PasswordFailures, _key(email))
+    row = db.session.get(PasswordFailures, key(email))
     if row is None:
         return
     if row.failures >= current_app.config["PASSWORD_LOCKOUT_THRESHOLD"]:
@@ -75,7 +77,7 @@ def failed(email: str, user: User | None) -> PasswordBackoff | None:
     wait = _wait(failures)
     if wait is None:
         return None
-    row = db.session.get(PasswordFailures, _key(email))
+    row = db.session.get(PasswordFailures, key(email))
     row.blocked_until = at + wait if wait else None
     audit.record(
         "password_backoff", outcome="failure", actor=User.normalize_email(email)[:320],
@@ -87,13 +89,13 @@ def failed(email: str, user: User | None) -> PasswordBackoff | None:
 def cleared(email: str) -> bool:
     """A successful sign-in, a new password or an admin's unlock ends the run of failures;
     whether there was one."""
-    ended = db.session.execute(delete(PasswordFailures).where(PasswordFailures.key == _key(email)))
+    ended = db.session.execute(delete(PasswordFailures).where(PasswordFailures.key == key(email)))
     return ended.rowcount > 0
 
 
 def _count(email: str, at: int) -> int:
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(PasswordFailures).values(key=_key(email), failures=1, last_failure_at=at)
+    stmt = dialect.insert(PasswordFailures).values(key=key(email), failures=1, last_failure_at=at)
     stmt = stmt.on_conflict_do_update(
         index_elements=["key"],
         set_={"failures": PasswordFailures.failures + 1, "last_failure_at": at},

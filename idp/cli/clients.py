@@ -14,7 +14,7 @@ from sqlalchemy import select
 from idp.cli.support import in_app
 from idp.extensions import db
 from idp.models import Client
-from idp.oauth2 import registration
+from idp.oauth2 import client_admin, registration
 
 GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 
@@ -139,7 +139,7 @@ def clients_update(
     backchannel_logout_uri, no_backchannel_logout_uri, scopes, minimum_acr, default_acr,
     no_minimum_acr, clear_default_acr,
 ) -> None:  # fmt: skip
-    client = _client(client_id)
+    client = client_admin.find(client_id)
     changes = {
         "name": name,
         "redirect_uris": list(redirect_uris) or None,
@@ -176,7 +176,7 @@ def clients_set_acr(
     no_minimum_acr: bool,
     clear_default_acr: bool,
 ) -> None:
-    client = _client(client_id)
+    client = client_admin.find(client_id)
     changes = _acr_changes(client, minimum_acr, default_acr, no_minimum_acr, clear_default_acr)
     registration.update(client, actor="cli", **changes)
     db.session.commit()
@@ -190,11 +190,35 @@ def clients_list() -> None:
         click.echo(json.dumps(client_json(client)))
 
 
-def _client(client_id: str) -> Client:
-    client = db.session.execute(select(Client).where(Client.client_id == client_id)).scalar()
-    if client is None:
-        raise LookupError(f"no client {client_id}")
-    return client
+@clients_group.command(
+    "rotate-secret", help="Give a confidential client a new secret; the old one stops working."
+)
+@click.argument("client_id")
+@in_app
+def clients_rotate_secret(client_id: str) -> None:
+    """Prints ``{"client_id", "client_secret"}``: the only time the new secret is shown."""
+    client = client_admin.find(client_id)
+    secret = client_admin.rotate_secret(client, actor="cli")
+    db.session.commit()
+    click.echo(json.dumps({"client_id": client.client_id, "client_secret": secret}))
+
+
+@clients_group.command("disable", help="Refuse a client everywhere and revoke its tokens.")
+@click.argument("client_id")
+@in_app
+def clients_disable(client_id: str) -> None:
+    changed = client_admin.disable(client_admin.find(client_id), actor="cli")
+    db.session.commit()
+    click.echo(json.dumps({"client_id": client_id, "disabled": True, "changed": changed}))
+
+
+@clients_group.command("enable", help="Let a disabled client use the provider again.")
+@click.argument("client_id")
+@in_app
+def clients_enable(client_id: str) -> None:
+    changed = client_admin.enable(client_admin.find(client_id), actor="cli")
+    db.session.commit()
+    click.echo(json.dumps({"client_id": client_id, "disabled": False, "changed": changed}))
 
 
 def _resource_changes(uris: tuple[str, ...], clear: bool) -> list[str] | None:
@@ -246,6 +270,7 @@ def client_json(client: Client, secret: str | None = None) -> dict:
         "online_refresh": client.online_refresh,
         "backchannel_logout_uri": client.backchannel_logout_uri,
         "scopes": client.scopes,
+        "disabled": not client.enabled,
     }
     if secret:
         data["client_secret"] = secret

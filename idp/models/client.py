@@ -49,11 +49,17 @@ class Client(db.Model, ClientMixin):
     #: Where a logout token is POSTed when a session it got tokens in ends (OIDC BCL 1.0 2.2).
     backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000), nullable=True)
     created_at: Mapped[int] = mapped_column(BigInteger, default=now)
+    #: When an admin disabled it (migration 0025): every endpoint treats it as unknown.
+    disabled_at: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
     @property
     def is_public(self) -> bool:
         """A public client has no secret (RFC 6749 section 2.1)."""
         return self.secret_digest is None
+
+    @property
+    def enabled(self) -> bool:
+        return self.disabled_at is None
 
     @property
     def client_metadata(self) -> dict:

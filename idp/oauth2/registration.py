@@ -1,4 +1,4 @@
-"""Client registration and its changes, shared by the CLI and (later) the admin console.
+"""Client registration and its changes, shared by the CLI and the admin console.
 
 Every setting is checked here (RFC 6749 3.1.2 redirect URIs; configured acr levels; PKCE for
 public clients; OIDC Back-Channel Logout 2.2 logout URIs) and every change is audited with the
@@ -55,8 +55,10 @@ def register(
     online_refresh: bool = False,
     backchannel_logout_uri: str | None = None,
     scopes: list[str] | None = None,
+    actor: str = "cli",
 ) -> tuple[Client, str | None]:
-    """Create a client; returns it and its secret (``None`` for public clients), shown once."""
+    """Create a client; returns it and its secret (``None`` for public clients), shown once.
+    ``actor``: who registers it, for the audit record (an admin's email in the console)."""
     secret = None if public else random_tokens.token(32)
     client = Client(
         client_id=random_tokens.identifier(16),
@@ -78,7 +80,7 @@ def register(
     _check(client)
     db.session.add(client)
     audit.record(
-        "client_created", actor="cli", client_id=client.client_id, name=name,
+        "client_created", actor=actor, client_id=client.client_id, name=name,
         after=_settings(client),
     )  # fmt: skip
     return client, secret

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from functools import cached_property
 from urllib.parse import quote
 
@@ -11,7 +10,7 @@ from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.integrations.flask_oauth2.requests import FlaskOAuth2Payload, FlaskOAuth2Request
 from authlib.oauth2.rfc6749 import OAuth2Request
 from authlib.oauth2.rfc6749.authenticate_client import authenticate_client_secret_basic
-from flask import Flask, Request, current_app
+from flask import Flask, Request
 from flask import request as flask_request
 from sqlalchemy import bindparam, select
 
@@ -26,25 +25,18 @@ from idp.oauth2.endpoints import RPInitiatedLogout, TokenIntrospection, TokenRev
 SCOPES_SUPPORTED = list(scopes.OIDC_SCOPES)
 
 
-CLIENT_CACHE_TTL = 30.0  # seconds a worker reuses a client's registration
-
-
 def query_client(client_id: str) -> Client | None:
-    """The registered client, cached per worker for a few seconds.
+    """The registered client, ``None`` if unknown or disabled, read afresh on every call.
 
-    Every token request looks its client up; a copy outside any session saves a database round
-    trip per request. A changed registration takes effect within ``CLIENT_CACHE_TTL`` seconds.
+    One indexed single-row statement per request. A per-worker cache would save it but cannot be
+    told of a change made in another worker or by the CLI (processes share only the database),
+    and a rotated secret, a disabled client or a removed redirect URI must take effect at once.
     """
-    cache: dict = current_app.extensions.setdefault("idp.client_cache", {})
-    hit = cache.get(client_id)
-    if hit is not None and hit[0] > time.monotonic():
-        return hit[1]
     found = _CLIENT.first(client_id=client_id)
     if found is None:
         return None
     client = Client(**dict(zip(_CLIENT_COLUMNS, found, strict=True)))
-    cache[client_id] = (time.monotonic() + CLIENT_CACHE_TTL, client)
-    return client
+    return client if client.enabled else None  # a disabled client is unknown to every endpoint
 
 
 _CLIENT_COLUMNS = tuple(Client.__table__.columns.keys())

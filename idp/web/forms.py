@@ -15,6 +15,7 @@ from wtforms import (
     RadioField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.validators import (
     DataRequired,
@@ -202,3 +203,52 @@ class PolicyForm(FlaskForm):
         "Only attested passkeys of allowed authenticator models count as hardware keys"
     )
     previewed = HiddenField()
+
+
+class ClientSettingsForm(FlaskForm):
+    """The console's client settings, registration and edit alike. URIs one per line; what
+    each value may be is checked by ``idp.oauth2.registration`` (its ``ValueError`` is shown)."""
+
+    name = StringField(
+        "Name", [DataRequired(message="Give the client a name."), Length(max=200)],
+        filters=[without_controls],
+    )  # fmt: skip
+    redirect_uris = TextAreaField("Redirect URIs (one per line, compared exactly)")
+    post_logout_redirect_uris = TextAreaField("Post-logout redirect URIs (one per line)")
+    grant_types = SelectMultipleField(
+        "Grant types",
+        choices=[
+            ("authorization_code", "Authorization code (sign-in)"),
+            ("refresh_token", "Refresh token"),
+            ("client_credentials", "Client credentials (machine client)"),
+        ],
+        validate_choice=True,
+    )
+    first_party = BooleanField("First-party: skip the consent screen")
+    minimum_acr = StringField("Minimum acr (empty: none)", [Length(max=200)])
+    allow_no_pkce = BooleanField("Allow requests without PKCE (confidential clients only)")
+
+
+class ClientCreateForm(ClientSettingsForm):
+    """The console's "new client": public (no secret, PKCE) or confidential (a secret)."""
+
+    kind = RadioField(
+        "Client type",
+        choices=[
+            ("confidential", "Confidential: a server that keeps a secret"),
+            ("public", "Public: a browser or native app, no secret"),
+        ],
+        default="confidential",
+        validators=[DataRequired(message="Choose a client type.")],
+    )
+
+
+class ClientEditForm(ClientSettingsForm):
+    """The console's client page: the settings ``registration.update`` may change here."""
+
+    default_acr_values = StringField(
+        "Default acr values (space-separated, preferred first)", [Length(max=1000)]
+    )
+    backchannel_logout_uri = StringField(
+        "Back-channel logout URI (empty: none)", [Length(max=2000)]
+    )

@@ -152,6 +152,9 @@ BY_DESIGN: dict[str, frozenset[str]] = {
     "delivery.enroll_code": frozenset({"challenges", "audit_events"}),
     "delivery.enroll_resend": frozenset({"challenges", "audit_events"}),
     "enroll.skip": frozenset({"audit_events"}),
+    # a browser past the password step may ask for recovery, and withdraw what it asked
+    "recovery.ask": frozenset({"recovery_requests", "audit_events"}),
+    "recovery.cancel": frozenset({"recovery_requests", "audit_events"}),
 }
 
 # --- the routes ----------------------------------------------------------------------------

@@ -6,6 +6,8 @@ no page (and no POST added later) can skip it.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask import (
     Blueprint,
     abort,
@@ -18,11 +20,12 @@ from flask import (
     url_for,
 )
 
-from idp.accounts import admin_view
+from idp.accounts import admin_view, dashboard
 from idp.extensions import db
 from idp.factors import registry
 from idp.models import User
 from idp.views.admin import access
+from idp.web import charts
 from idp.web.forms import DisableForm, OverrideForm, ResetFactorsForm, RolesForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -46,7 +49,36 @@ def _console():
 @bp.route("/")
 def index():
     figures = admin_view.dashboard()
-    return render_template("admin/dashboard.html", figures=figures, labels=registry.LABELS)
+    watch = dashboard.activity()
+    return render_template(
+        "admin/dashboard.html",
+        figures=figures,
+        watch=watch,
+        charts={
+            "hours": _sign_in_chart("Sign-ins per hour, last 24 hours (UTC)", watch.hours, True),
+            "days": _sign_in_chart("Sign-ins per day, last 30 days (UTC)", watch.days, False),
+        },
+        burst=dashboard.BURST,
+        labels=registry.LABELS,
+    )
+
+
+def _sign_in_chart(title: str, buckets: list[dashboard.Bucket], hourly: bool) -> dict:
+    """The SVG of ``buckets`` (hours or days, labelled in UTC) and its figures as table rows."""
+    labels = [datetime.fromtimestamp(b.start, UTC).strftime("%H:00" if hourly else "%m-%d")
+              for b in buckets]  # fmt: skip
+    svg = charts.bar_chart(
+        chart_id="chart-hours" if hourly else "chart-days",
+        title=title,
+        labels=labels,
+        series=[
+            charts.Series("Signed in", [b.success for b in buckets]),
+            charts.Series("Failed", [b.failure for b in buckets]),
+        ],
+        every=6 if hourly else 7,
+    )
+    rows = [(label, b.success, b.failure) for label, b in zip(labels, buckets, strict=True)]
+    return {"title": title, "svg": svg, "rows": rows}
 
 
 @bp.route("/users")
