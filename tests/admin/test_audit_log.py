@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 
 import pytest
@@ -22,7 +22,6 @@ from tests.support.live import backend_server
 from tests.support.oidc import HostedPages
 
 PAGE_SIZE = 3
-TODAY = datetime.now(UTC).date()
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -81,11 +80,17 @@ def _export(browser: HostedPages, params: dict) -> list[dict]:
     return [json.loads(line) for line in response.text.splitlines()]
 
 
+def _day(row: dict) -> date:
+    """The UTC day a row was written, as the page's date filters read it."""
+    return datetime.fromtimestamp(row["at"], UTC).date()
+
+
 def _filters(server, seeded) -> dict[str, tuple[dict, object]]:
     """Filter name -> (query arguments, the rows it must select)."""
     target, rows = seeded["target"], _truth(server)
     client_id = next(r["client_id"] for r in rows if r["event"] == "client_created")
     address = next(r["ip"] for r in rows if r["ip"])
+    newest, oldest = _day(rows[0]), _day(rows[-1])  # a run may cross midnight (UTC)
     return {
         "event": ({"event": "sign_in"}, lambda r: r["event"] == "sign_in"),
         "user": ({"email": target["email"]}, lambda r: r["subject"] == target["sub"]),
@@ -96,9 +101,9 @@ def _filters(server, seeded) -> dict[str, tuple[dict, object]]:
             {"event": "sign_in", "outcome": "success"},
             lambda r: r["event"] == "sign_in" and r["outcome"] == "success",
         ),
-        "today": ({"since": str(TODAY), "until": str(TODAY)}, lambda r: True),
-        "from tomorrow": ({"since": str(TODAY + timedelta(days=1))}, lambda r: False),
-        "until yesterday": ({"until": str(TODAY - timedelta(days=1))}, lambda r: False),
+        "today": ({"since": str(newest), "until": str(newest)}, lambda r: _day(r) == newest),
+        "from tomorrow": ({"since": str(newest + timedelta(days=1))}, lambda r: False),
+        "until yesterday": ({"until": str(oldest - timedelta(days=1))}, lambda r: False),
     }
 
 

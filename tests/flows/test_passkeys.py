@@ -19,7 +19,13 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from tests.support.browser import add_virtual_authenticator, chromium_browser, webauthn_session
+from tests.support.browser import (
+    add_virtual_authenticator,
+    chromium_browser,
+    wait_for_passkey_autofill,
+    watch_passkey_autofill,
+    webauthn_session,
+)
 from tests.support.oidc import AuthorizationResult, RelyingParty, csrf_token
 from tests.support.webauthn import UP, UV, VirtualCredential, b64url, unb64url
 
@@ -38,6 +44,7 @@ class Person:
     def __init__(self, browser, server, account: dict) -> None:
         self.server, self.account = server, account
         self.context = browser.new_context()
+        watch_passkey_autofill(self.context)
         self.page = self.context.new_page()
         self.authenticator = add_virtual_authenticator(self.page)
         self.cdp = webauthn_session(self.page)
@@ -168,7 +175,7 @@ def test_passwordless_passkey_from_the_sign_in_button_has_no_pwd(server, rp, enr
     enrolled.presence(False)  # leave the autofill request unanswered: use the button
     enrolled.page.goto(url)
     button = enrolled.page.get_by_role("button", name="Use a passkey")
-    button.wait_for()
+    wait_for_passkey_autofill(enrolled.page)
     enrolled.presence(True)
     button.click()
     claims = _claims(relying, enrolled, request)
@@ -223,7 +230,7 @@ def test_replayed_passwordless_assertion_is_refused(server, enrolled):
     enrolled.presence(False)
     enrolled.page.goto(server.url + "/login")
     button = enrolled.page.get_by_role("button", name="Use a passkey")
-    button.wait_for()
+    wait_for_passkey_autofill(enrolled.page)
     enrolled.presence(True)
     button.click()
     enrolled.page.wait_for_url("**/account/")

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from playwright.sync_api import Browser, CDPSession, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, CDPSession, Page, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -72,3 +72,34 @@ def add_virtual_authenticator(page: Page, **overrides: Any) -> str:
     options = {**AUTHENTICATOR_OPTIONS, **overrides}
     result = webauthn_session(page).send("WebAuthn.addVirtualAuthenticator", {"options": options})
     return str(result["authenticatorId"])
+
+
+# Notes on the page when its passkey autofill request (conditional mediation) is made; the call
+# itself goes through unchanged.
+_AUTOFILL_WATCH = """(() => {
+  const credentials = navigator.credentials;
+  if (!credentials) return;
+  const get = credentials.get.bind(credentials);
+  credentials.get = (options) => {
+    if (options && options.mediation === "conditional") window.__passkeyAutofillPending = true;
+    return get(options);
+  };
+})();"""
+
+
+def watch_passkey_autofill(context: BrowserContext) -> None:
+    """Let ``wait_for_passkey_autofill`` see the autofill request of every page of ``context``."""
+    context.add_init_script(_AUTOFILL_WATCH)
+
+
+def wait_for_passkey_autofill(page: Page) -> None:
+    """Wait until the sign-in page's autofill request is pending, so that turning presence
+    simulation back on afterwards cannot answer it: a test that means to press "Use a passkey"
+    would otherwise race the page's own request (its options fetch is slow on a busy machine)."""
+    for _ in range(300):  # polled with evaluate: the pages' CSP refuses wait_for_function's eval
+        if page.evaluate("() => window.__passkeyAutofillPending === true"):
+            break
+        page.wait_for_timeout(100)
+    else:
+        raise AssertionError(f"the page made no passkey autofill request; at {page.url}")
+    page.wait_for_timeout(250)  # the request reaches the browser process beside the CDP channel
