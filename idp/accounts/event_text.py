@@ -197,7 +197,7 @@ HIDDEN = frozenset({
     "password_rehashed", "backchannel_logout_delivered", "backchannel_logout_gave_up",
     "client_created", "client_changed", "client_secret_rotated", "client_disabled",
     "client_enabled", "keys_rotated", "encryption_key_rotated",
-    "role_created", "role_policy_changed", "default_policy_changed",
+    "role_created", "role_policy_changed", "default_policy_changed", "operation_window_changed",
     "authenticator_allowed", "authenticator_removed", "authenticator_metadata_imported",
 })  # fmt: skip
 

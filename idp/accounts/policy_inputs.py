@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import current_app
 
-from idp.accounts import policies
+from idp.accounts import operation_windows, policies
 from idp.clock import now
 from idp.factors import kinds, registry
 from idp.models import LoginSession, User
@@ -88,14 +88,12 @@ def account_decision(
     user: User, login_session: LoginSession, browser: Browser, operation: str | None = None
 ) -> Proceed | Interact | Fail:
     """The policy's answer for the provider's own pages, or a sensitive ``operation`` there."""
-    config = current_app.config
-    window = config["STEPUP_WINDOWS"].get(operation or "", config["STEPUP_WINDOW"])
     ctx = AuthContext(
         now=now(),
         events=events(login_session),
         first_party=True,
         operation=operation,
-        operation_window=window,
+        operation_window=operation_windows.window(operation),
         **facts(user, browser).context_fields(),
     )
     return decide(ctx)

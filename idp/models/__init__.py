@@ -7,6 +7,7 @@ from idp.models.client import Client
 from idp.models.device import RateLimitCounter, TrustedDevice
 from idp.models.factor import BackupCode, Challenge, Factor
 from idp.models.logout_notice import LogoutNotice
+from idp.models.operation_window import OperationWindow
 from idp.models.policy import DefaultPolicy, PolicyOverride
 from idp.models.recovery import RecoveryRequest
 from idp.models.session import AuthenticationEvent, Consent, LoginSession
@@ -28,6 +29,7 @@ __all__ = [
     "Factor",
     "LoginSession",
     "LogoutNotice",
+    "OperationWindow",
     "PasswordFailures",
     "PasswordReset",
     "PolicyOverride",
