@@ -16,7 +16,7 @@ from idp.extensions import db
 from idp.models import Client
 from idp.oauth2 import client_admin, registration
 
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+GRANT_TYPES = client_admin.GRANT_TYPES
 
 
 @click.group("clients", help="OAuth clients (relying parties and machine clients).")
@@ -254,24 +254,7 @@ def _acr_changes(
 
 
 def client_json(client: Client, secret: str | None = None) -> dict:
-    data = {
-        "client_id": client.client_id,
-        "name": client.name,
-        "redirect_uris": client.redirect_uris,
-        "post_logout_redirect_uris": client.post_logout_redirect_uris,
-        "grant_types": client.grant_types,
-        "public": client.is_public,
-        "first_party": client.first_party,
-        "allow_no_pkce": client.allow_no_pkce,
-        "minimum_acr": client.minimum_acr,
-        "default_acr_values": client.default_acr_values,
-        "resources": client.resources,
-        "served_resources": client.served_resources,
-        "online_refresh": client.online_refresh,
-        "backchannel_logout_uri": client.backchannel_logout_uri,
-        "scopes": client.scopes,
-        "disabled": not client.enabled,
-    }
+    data = client_admin.as_dict(client)
     if secret:
         data["client_secret"] = secret
     return data

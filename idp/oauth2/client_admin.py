@@ -1,6 +1,6 @@
 """An admin's actions on a registered client beyond its settings: a new secret, disable, enable;
-and the client list. Shared by ``idp clients`` and the admin console; each audited with its
-actor, in the caller's transaction (the caller commits).
+the client list, and a client as JSON. Shared by ``idp clients``, the admin console and the
+admin API; each audited with its actor, in the caller's transaction (the caller commits).
 
 A new secret replaces the old one at once: only its digest is stored, as at registration, and
 ``server.query_client`` reads the digest afresh on every request, so the old secret fails in
@@ -20,6 +20,9 @@ from idp.clock import now
 from idp.extensions import db
 from idp.models import Client, Token
 from idp.models.tokens import revoke_where
+
+#: The grant types a client may be registered for (RFC 6749 4.1, 4.4, 6).
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
 
 
 @dataclass(frozen=True)
@@ -74,3 +77,25 @@ def enable(client: Client, *, actor: str) -> bool:
     client.disabled_at = None
     audit.record("client_enabled", actor=actor, client_id=client.client_id)
     return True
+
+
+def as_dict(client: Client) -> dict:
+    """A client's registration as JSON (``idp clients`` and the admin API); never a secret."""
+    return {
+        "client_id": client.client_id,
+        "name": client.name,
+        "redirect_uris": client.redirect_uris,
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "grant_types": client.grant_types,
+        "public": client.is_public,
+        "first_party": client.first_party,
+        "allow_no_pkce": client.allow_no_pkce,
+        "minimum_acr": client.minimum_acr,
+        "default_acr_values": client.default_acr_values,
+        "resources": client.resources,
+        "served_resources": client.served_resources,
+        "online_refresh": client.online_refresh,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "scopes": client.scopes,
+        "disabled": not client.enabled,
+    }

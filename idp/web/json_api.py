@@ -44,7 +44,8 @@ class Problem(Exception):
 @dataclass(frozen=True)
 class Operation:
     """One API operation. ``handler(caller, query, body, **path)`` returns the response body
-    (and may raise ``Problem``); ``scopes``: any one of them lets the caller in."""
+    (and may raise ``Problem``); ``scopes``: any one of them lets the caller in; ``refusals``:
+    problem statuses beyond 400 and 404 it may answer (409 ...), documented with their cause."""
 
     method: str
     path: str
@@ -57,6 +58,7 @@ class Operation:
     path_params: dict[str, dict] = field(default_factory=dict)
     query: dict[str, dict] = field(default_factory=dict)
     body: dict | None = None
+    refusals: dict[int, str] = field(default_factory=dict)  # further problem statuses: when
 
 
 def register(
@@ -68,9 +70,26 @@ def register(
         bp.add_url_rule(
             _flask_path(op),
             endpoint=op.operation_id,
-            view_func=_view(op, authenticate, problems),
+            view_func=_view(_Checks.of(op), authenticate, problems),
             methods=[op.method],
         )
+
+
+@dataclass(frozen=True)
+class _Checks:
+    """An operation with its validators, made once at registration rather than per request;
+    each schema is checked then too, so a wrong declaration fails at start-up."""
+
+    op: Operation
+    query: dict[str, Draft202012Validator]
+    body: Draft202012Validator | None
+
+    @classmethod
+    def of(cls, op: Operation) -> _Checks:
+        for schema in (op.response, op.body or {}, *op.query.values()):
+            Draft202012Validator.check_schema(schema)
+        query = {name: Draft202012Validator(schema) for name, schema in op.query.items()}
+        return cls(op, query, None if op.body is None else Draft202012Validator(op.body))
 
 
 def _flask_path(op: Operation) -> str:
@@ -82,52 +101,54 @@ def _flask_path(op: Operation) -> str:
     return _PATH_PARAM.sub(converter, op.path)
 
 
-def _view(op: Operation, authenticate: Callable, problems: str) -> Callable:
+def _view(checks: _Checks, authenticate: Callable, problems: str) -> Callable:
+    op = checks.op
+
     def view(**path):
         caller = authenticate(op)
         if isinstance(caller, Response):
             return caller
         try:
-            result = op.handler(caller, _query(op), _body(op), **path)
+            result = op.handler(caller, _query(checks), _body(checks), **path)
         except Problem as problem:
             return problem.response(problems)
-        return jsonify(result), op.status
+        return jsonify(result), op.status, {"Cache-Control": "no-store"}  # may hold a secret
 
     view.__name__ = op.operation_id
     return view
 
 
-def _query(op: Operation) -> dict:
+def _query(checks: _Checks) -> dict:
     """The declared query parameters, converted to their schema's type and checked."""
     values = {}
-    for name, schema in op.query.items():
+    for name, validator in checks.query.items():
         raw = request.args.get(name)
         if raw is None:
             continue
         value: object = raw
-        if schema.get("type") == "integer":
+        if validator.schema.get("type") == "integer":
             if not re.fullmatch(r"-?\d{1,18}", raw):
                 raise_invalid(f"query parameter {name} must be an integer")
             value = int(raw)
-        _check(schema, value, f"query parameter {name}")
+        _check(validator, value, f"query parameter {name}")
         values[name] = value
     return values
 
 
-def _body(op: Operation) -> dict | None:
-    if op.body is None:
+def _body(checks: _Checks) -> dict | None:
+    if checks.body is None:
         return None
     if not request.is_json:
         raise_invalid("the request body must be JSON (Content-Type: application/json)")
     body = request.get_json(silent=True)
     if body is None:
         raise_invalid("the request body is not valid JSON")
-    _check(op.body, body, "the request body")
+    _check(checks.body, body, "the request body")
     return body
 
 
-def _check(schema: dict, value: object, what: str) -> None:
-    errors = sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.path))
+def _check(validator: Draft202012Validator, value: object, what: str) -> None:
+    errors = sorted(validator.iter_errors(value), key=lambda e: list(e.path))
     if errors:
         fields = [
             {"pointer": "/" + "/".join(str(p) for p in e.path), "detail": e.message} for e in errors
@@ -174,6 +195,7 @@ def _operation(op: Operation, scheme_name: str) -> dict:
             "401": {"description": "No access token, or not an active one"},
             "403": {"description": "The access token lacks the scope"},
             "404": {"description": "No such resource", **problem},
+            **{str(s): {"description": why, **problem} for s, why in op.refusals.items()},
         },
     }
     if op.body is not None:

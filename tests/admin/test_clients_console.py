@@ -22,7 +22,10 @@ from tests.support.oidc import (
     RelyingParty,
     authorization_params,
     authorize,
+    client_credentials_response,
+    client_credentials_token,
     csrf_token,
+    machine_client,
 )
 
 API = "https://api.example/orders"
@@ -44,24 +47,15 @@ def admin(console):
 @pytest.fixture(scope="module")
 def api(console):
     """An API client that may introspect the tokens issued for ``API`` (RFC 7662 4)."""
-    return console.create_client("--name", "Orders API", "--serves", API,
-                                 "--grant-type", "client_credentials")  # fmt: skip
+    return machine_client(console, "--serves", API, name="Orders API")
 
 
 def machine(console) -> dict:
-    return console.create_client("--name", "Batch", "--grant-type", "client_credentials",
-                                 "--resource", API)  # fmt: skip
+    return machine_client(console, name="Batch", resources=(API,))
 
 
-def token_response(console, client_id: str, secret: str) -> requests.Response:
-    data = {"grant_type": "client_credentials", "resource": API}
-    return requests.post(console.url + "/token", data=data, auth=(client_id, secret), timeout=30)
-
-
-def issued(console, client_id: str, secret: str) -> str:
-    response = token_response(console, client_id, secret)
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
+def with_secret(client: dict, secret: str) -> dict:
+    return {**client, "client_secret": secret}
 
 
 def refused_client(response: requests.Response) -> bool:
@@ -207,15 +201,15 @@ def test_a_refused_setting_is_shown_with_a_400_and_nothing_changes(console, admi
 def test_a_new_secret_is_shown_once_and_the_old_one_stops_at_once(console, admin):
     browser, account = admin
     client = machine(console)
-    issued(console, client["client_id"], client["client_secret"])  # the server caches it
+    client_credentials_token(console, client, resource=API)  # the server caches it
     page = browser.get(f"{console.url}/admin/clients/{client['client_id']}")
     rotated = post_action(browser, console, client["client_id"], "secret", csrf_token(page.text))
     assert rotated.status_code == 200 and rotated.headers["Cache-Control"] == "no-store"
     secret = secret_on(rotated)
     assert secret and secret != client["client_secret"]
 
-    assert refused_client(token_response(console, client["client_id"], client["client_secret"]))
-    assert issued(console, client["client_id"], secret)
+    assert refused_client(client_credentials_response(console, client, resource=API))
+    assert client_credentials_token(console, with_secret(client, secret), resource=API)
     again = browser.get(page.url)
     assert secret not in again.text and secret_on(again) is None
     assert actors(console, "client_secret_rotated", client["client_id"]) == [account["email"]]
@@ -224,7 +218,7 @@ def test_a_new_secret_is_shown_once_and_the_old_one_stops_at_once(console, admin
 def test_a_disabled_client_is_refused_everywhere_and_its_tokens_are_inactive(console, admin, api):
     browser, account = admin
     client = machine(console)
-    token = issued(console, client["client_id"], client["client_secret"])
+    token = client_credentials_token(console, client, resource=API)
     rp = console.create_client("--name", "Shop", "--redirect-uri", OLD, "--first-party")
     party = RelyingParty(console, rp)
     signed_in = party.sign_in(HostedPages(console.url), person(console))
@@ -238,7 +232,7 @@ def test_a_disabled_client_is_refused_everywhere_and_its_tokens_are_inactive(con
         assert done.status_code == 303
     assert "<strong>Disabled</strong>" in browser.get(page.url).text
 
-    assert refused_client(token_response(console, client["client_id"], client["client_secret"]))
+    assert refused_client(client_credentials_response(console, client, resource=API))
     auth = (api["client_id"], api["client_secret"])
     seen = requests.post(console.url + "/introspect", data={"token": token}, auth=auth, timeout=30)
     assert seen.json() == {"active": False}
@@ -250,7 +244,7 @@ def test_a_disabled_client_is_refused_everywhere_and_its_tokens_are_inactive(con
     page = browser.get(f"{console.url}/admin/clients/{client['client_id']}")
     enabled = post_action(browser, console, client["client_id"], "enable", csrf_token(page.text))
     assert enabled.status_code == 303
-    assert issued(console, client["client_id"], client["client_secret"])
+    assert client_credentials_token(console, client, resource=API)
     email = account["email"]
     assert actors(console, "client_disabled", client["client_id"]) == [email]
     assert actors(console, "client_enabled", client["client_id"]) == [email]
@@ -271,7 +265,7 @@ def test_an_auditor_reads_the_client_pages_and_every_post_is_refused(console):
                 "grant_types": ["client_credentials"]}  # fmt: skip
         assert auditor.post(url, data=data, allow_redirects=False).status_code == 403
     assert listed(console, client["client_id"])["name"] == "Batch"
-    assert issued(console, client["client_id"], client["client_secret"])
+    assert client_credentials_token(console, client, resource=API)
 
 
 def test_without_a_csrf_token_nothing_changes(console, admin):
@@ -285,7 +279,7 @@ def test_without_a_csrf_token_nothing_changes(console, admin):
     assert browser.post(page.url, data=data).status_code == 400
     assert listed(console, client["client_id"])["name"] == "Batch"
     assert listed(console, client["client_id"])["disabled"] is False
-    assert issued(console, client["client_id"], client["client_secret"])
+    assert client_credentials_token(console, client, resource=API)
 
 
 def test_the_client_list_is_paged_by_id_and_an_unknown_client_is_a_404(console, admin):

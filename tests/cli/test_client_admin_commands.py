@@ -12,7 +12,13 @@ import requests
 
 from tests.cli.helpers import audit_rows, one_line_error
 from tests.support.live import backend_server
-from tests.support.oidc import authorization_params, authorize
+from tests.support.oidc import (
+    authorization_params,
+    authorize,
+    client_credentials_response,
+    client_credentials_token,
+    machine_client,
+)
 
 API = "https://api.example/orders"
 
@@ -26,24 +32,11 @@ def live(request, tmp_path_factory):
 @pytest.fixture(scope="module")
 def api(live):
     """An API client that may introspect tokens issued for ``API`` (RFC 7662 4)."""
-    return live.create_client("--name", "Orders API", "--serves", API,
-                              "--grant-type", "client_credentials")  # fmt: skip
+    return machine_client(live, "--serves", API, name="Orders API")
 
 
 def machine(live) -> dict:
-    return live.create_client("--name", "Batch", "--grant-type", "client_credentials",
-                              "--resource", API)  # fmt: skip
-
-
-def token_response(live, client_id: str, secret: str) -> requests.Response:
-    data = {"grant_type": "client_credentials", "resource": API}
-    return requests.post(live.url + "/token", data=data, auth=(client_id, secret), timeout=30)
-
-
-def issued(live, client: dict) -> str:
-    response = token_response(live, client["client_id"], client["client_secret"])
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
+    return machine_client(live, name="Batch", resources=(API,))
 
 
 def introspect(live, by: dict, token: str) -> requests.Response:
@@ -57,14 +50,15 @@ def events(live, client_id: str) -> list[dict]:
 
 def test_rotate_secret_prints_a_new_one_once_and_the_old_stops_at_once(live):
     client = machine(live)
-    issued(live, client)  # the server now holds the client in its cache
+    client_credentials_token(live, client, resource=API)  # the server now caches the client
     out = json.loads(live.cli("clients", "rotate-secret", client["client_id"]).stdout)
     assert out["client_id"] == client["client_id"] and out["client_secret"]
     assert out["client_secret"] != client["client_secret"]
 
-    old = token_response(live, client["client_id"], client["client_secret"])
+    old = client_credentials_response(live, client, resource=API)
     assert old.status_code == 401 and old.json()["error"] == "invalid_client"
-    assert issued(live, {**client, "client_secret": out["client_secret"]})
+    rotated = {**client, "client_secret": out["client_secret"]}
+    assert client_credentials_token(live, rotated, resource=API)
 
     rows = [r for r in events(live, client["client_id"]) if r["event"] == "client_secret_rotated"]
     assert [r["actor"] for r in rows] == ["cli"]
@@ -86,12 +80,12 @@ def test_a_public_client_has_no_secret_to_rotate(live):
 
 def test_disable_refuses_the_client_everywhere_and_revokes_its_tokens(live, api):
     client = machine(live)
-    token = issued(live, client)
+    token = client_credentials_token(live, client, resource=API)
     assert introspect(live, api, token).json()["active"] is True
 
     out = json.loads(live.cli("clients", "disable", client["client_id"]).stdout)
     assert out == {"client_id": client["client_id"], "disabled": True, "changed": True}
-    refused = token_response(live, client["client_id"], client["client_secret"])
+    refused = client_credentials_response(live, client, resource=API)
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
     assert introspect(live, api, token).json() == {"active": False}
     own = introspect(live, client, token)  # a disabled client authenticates nowhere
@@ -101,7 +95,7 @@ def test_disable_refuses_the_client_everywhere_and_revokes_its_tokens(live, api)
 
     again = json.loads(live.cli("clients", "enable", client["client_id"]).stdout)
     assert again["changed"] is True and again["disabled"] is False
-    fresh = issued(live, client)
+    fresh = client_credentials_token(live, client, resource=API)
     assert introspect(live, api, fresh).json()["active"] is True
     assert introspect(live, api, token).json() == {"active": False}  # revoked stays revoked
 

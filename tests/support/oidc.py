@@ -206,13 +206,31 @@ class RelyingParty:
         return claims
 
 
-def client_credentials_token(server, machine: dict) -> str:
-    """An access token for a machine client (client_credentials, client_secret_basic)."""
-    response = requests.post(
+def machine_client(
+    server, *options: str, name: str = "Machine", scopes: tuple[str, ...] = (),
+    resources: tuple[str, ...] = (),
+) -> dict:  # fmt: skip
+    """A confidential client_credentials client registered with ``idp clients create`` (its
+    ``client_secret`` included); ``options``: more of that command's options."""
+    args = ["--name", name, "--grant-type", "client_credentials"]
+    args += [a for s in scopes for a in ("--scope", s)]
+    args += [a for r in resources for a in ("--resource", r)]
+    return server.create_client(*args, *options)
+
+
+def client_credentials_response(server, machine: dict, **params: str) -> requests.Response:
+    """The token endpoint's answer to ``machine`` (client_credentials, client_secret_basic);
+    ``params``: more of the request's parameters (``scope``, ``resource``)."""
+    return requests.post(
         server.url + "/token",
-        data={"grant_type": "client_credentials"},
+        data={"grant_type": "client_credentials", **params},
         auth=(machine["client_id"], machine["client_secret"]),
         timeout=30,
     )
+
+
+def client_credentials_token(server, machine: dict, **params: str) -> str:
+    """An access token for a machine client (client_credentials, client_secret_basic)."""
+    response = client_credentials_response(server, machine, **params)
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
