@@ -80,6 +80,7 @@ def _register_blueprints(app: Flask) -> None:
     import idp.views.admin.audit_log  # noqa: F401  (adds /admin/audit to console.bp)
     import idp.views.admin.authenticators  # noqa: F401  (adds /admin/authenticators)
     import idp.views.admin.clients  # noqa: F401  (adds /admin/clients to console.bp)
+    import idp.views.admin.policy_windows  # noqa: F401  (adds /admin/policy/windows)
     import idp.views.admin.recovery  # noqa: F401  (adds /admin/recovery to console.bp)
     from idp.views import home, oauth, wellknown
     from idp.views.account import delivered_codes, offline_access, passkeys, profile, security

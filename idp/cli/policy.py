@@ -2,6 +2,8 @@
 
 ``idp roles set-policy ROLE ...`` and ``idp policy set-default ...`` change only the options
 given; ``idp policy show`` prints the default, every role and every override as JSON;
+``idp policy windows``, ``set-window OPERATION SECONDS`` and ``clear-window OPERATION`` show and
+change how recent a second factor must be for each sensitive operation;
 ``idp users override EMAIL --require|--exempt --until DATE --reason TEXT`` (or ``--clear``).
 Every change is audited with the policy before and after.
 """
@@ -15,7 +17,7 @@ from datetime import UTC, date, datetime
 import click
 from sqlalchemy import select
 
-from idp.accounts import admin_actions, policies, users
+from idp.accounts import admin_actions, operation_windows, policies, users
 from idp.cli.support import in_app, user_by_email
 from idp.extensions import db
 from idp.models import PolicyOverride, Role, User
@@ -121,6 +123,49 @@ def policy_show() -> None:
     }
     db.session.rollback()  # showing creates nothing
     click.echo(json.dumps(data, indent=2))
+
+
+@policy_group.command("windows", help="Print every sensitive operation's window and its source.")
+@in_app
+def policy_windows() -> None:
+    shown = {w.operation: _window_json(w) for w in operation_windows.windows()}
+    db.session.rollback()  # showing creates nothing
+    click.echo(json.dumps(shown, indent=2))
+
+
+@policy_group.command(
+    "set-window",
+    help="Set how recent a second factor must be for OPERATION (seconds, "
+    f"{operation_windows.MIN_SECONDS}-{operation_windows.MAX_SECONDS}); "
+    "it wins over IDP_STEPUP_WINDOWS until cleared.",
+)
+@click.argument("operation")
+@click.argument("seconds", type=int)
+@in_app
+def policy_set_window(operation: str, seconds: int) -> None:
+    changed = operation_windows.set_window(operation, seconds, actor="cli")
+    db.session.commit()
+    click.echo(json.dumps({**_shown(operation), "changed": changed}))
+
+
+@policy_group.command(
+    "clear-window", help="Give OPERATION's window back to the configuration (IDP_STEPUP_WINDOWS)."
+)
+@click.argument("operation")
+@in_app
+def policy_clear_window(operation: str) -> None:
+    changed = operation_windows.clear_window(operation, actor="cli")
+    db.session.commit()
+    click.echo(json.dumps({**_shown(operation), "changed": changed}))
+
+
+def _shown(operation: str) -> dict:
+    [window] = [w for w in operation_windows.windows() if w.operation == operation]
+    return {"operation": operation, **_window_json(window)}
+
+
+def _window_json(window: operation_windows.Window) -> dict:
+    return {"seconds": window.seconds, "source": window.source, "configured": window.configured}
 
 
 def _override_json(row: PolicyOverride, email: str) -> dict:

@@ -26,7 +26,9 @@ from wtforms.validators import (
     Regexp,
 )
 
+from idp.accounts.operation_windows import MAX_SECONDS, MIN_SECONDS
 from idp.accounts.passwords import MAX_LENGTH, MIN_LENGTH
+from idp.accounts.users import ROLE_NAME
 from idp.web.sessions import next_key
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
@@ -203,6 +205,42 @@ class PolicyForm(FlaskForm):
         "Only attested passkeys of allowed authenticator models count as hardware keys"
     )
     previewed = HiddenField()
+
+
+class WindowForm(FlaskForm):
+    """One sensitive operation's window. The console shows one per operation, each made with
+    ``prefix=<operation>`` so that their field names and ids stay distinct on the page."""
+
+    seconds = IntegerField(
+        "Window in seconds",
+        [
+            InputRequired(message="Give a number of seconds."),
+            NumberRange(
+                min=MIN_SECONDS,
+                max=MAX_SECONDS,
+                message=f"Give between {MIN_SECONDS} and {MAX_SECONDS} seconds (24 hours).",
+            ),
+        ],
+    )
+
+
+class RoleCreateForm(FlaskForm):
+    """The console's "new role"; the name rule is ``idp roles create``'s (``users.ROLE_NAME``)."""
+
+    name = StringField(
+        "Name",
+        [
+            DataRequired(message="Give the role a name."),
+            Regexp(
+                ROLE_NAME,
+                message="Use 1 to 64 letters, digits or the signs _ . : - and start with a "
+                "letter or digit.",
+            ),
+        ],
+    )
+    description = StringField(
+        "Description (optional)", [Length(max=255)], filters=[without_controls]
+    )
 
 
 class ClientSettingsForm(FlaskForm):

@@ -171,3 +171,80 @@ def test_an_auditor_reads_the_policies_and_cannot_change_them(console):
 
 def test_an_unknown_role_is_a_404(console, admin):
     assert admin.get(console.url + "/admin/policy/roles/no-such-role").status_code == 404
+
+
+# --- a new role, made in the console ----------------------------------------------------------
+
+
+def create_role(browser, base: str, name: str, description: str = "", token: str | None = None):
+    page = browser.get(base + "/admin/policy")
+    data = {"csrf_token": csrf_token(page.text) if token is None else token,
+            "name": name, "description": description}  # fmt: skip
+    return browser.post(base + "/admin/policy/roles", data=data, allow_redirects=False)
+
+
+def roles_listed(server) -> dict:
+    lines = server.cli("roles", "list").stdout.splitlines()
+    return {row["name"]: row for row in map(json.loads, lines)}
+
+
+def name_error(page_html: str) -> str:
+    """The error shown right below the name field (which says it is invalid)."""
+    found = re.search(
+        r'<input[^>]*aria-invalid="true"[^>]*name="name"[^>]*>\s*'
+        r'<p class="error" id="name-error">([^<]*)</p>',
+        page_html,
+    )
+    assert found, page_html
+    return unescape(found.group(1))
+
+
+def test_an_admin_creates_a_role_and_lands_on_its_policy_page(console, admin):
+    name = f"support.tier-2:{time.time_ns()}"
+    made = create_role(admin, console.url, name, "First-line support")
+    assert made.status_code == 303
+    assert made.headers["Location"] == f"/admin/policy/roles/{name}"
+    page = admin.get(console.url + made.headers["Location"])
+    assert f"Created the role {name}." in unescape(page.text)
+    assert roles_listed(console)[name]["description"] == "First-line support"
+    assert role_policy(console, name)["mode"] == "off"
+    exported = admin.get(console.url + "/admin/audit/export", params={"event": "role_created"})
+    rows = [json.loads(line) for line in exported.text.splitlines()]
+    [row] = [r for r in rows if r["detail"]["role"] == name]
+    account = admin.get(console.url + "/account/").text
+    assert row["actor"] == re.search(r"Signed in as <strong>([^<]+)</strong>", account).group(1)
+
+
+def test_a_taken_role_name_is_refused_next_to_the_field(console, admin):
+    name = new_role(console)
+    refused = create_role(admin, console.url, name, "again")
+    assert refused.status_code == 400
+    assert name_error(refused.text) == f"Not created: role '{name}' exists."
+    assert roles_listed(console)[name]["description"] == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("two words", "Use 1 to 64 letters, digits or the signs _ . : -"),
+        ("-leading", "start with a letter or digit"),
+        ("x" * 65, "Use 1 to 64 letters"),
+        ("", "Give the role a name."),
+    ],
+)
+def test_an_invalid_role_name_is_refused_next_to_the_field(console, admin, name, error):
+    before = roles_listed(console)
+    refused = create_role(admin, console.url, name)
+    assert refused.status_code == 400 and error in name_error(refused.text)
+    assert roles_listed(console) == before
+
+
+def test_a_role_is_not_created_without_a_csrf_token_or_by_an_auditor(console, admin):
+    name = f"nope{time.time_ns()}"
+    assert create_role(admin, console.url, name, token="").status_code == 400
+    auditor, _ = console_browser(console, "auditor")
+    listing = auditor.get(console.url + "/admin/policy")
+    assert 'action="/admin/policy/roles"' not in listing.text
+    token = csrf_token(auditor.get(console.url + "/account").text)
+    assert create_role(auditor, console.url, name, token=token).status_code == 403
+    assert name not in roles_listed(console)

@@ -152,3 +152,86 @@ def test_every_change_is_audited_with_before_and_after(ran, instance):
     assert {"default_policy_changed", "policy_override_set"} <= events
     # refused changes wrote nothing: exactly the three accepted role changes are recorded
     assert len([d for d in details if d["role"] in (ADMINS, STAFF)]) == 3
+
+
+# --- sensitive-operation windows: ``idp policy windows``, ``set-window``, ``clear-window`` ------
+
+
+def window_stages() -> list[dict]:
+    return [
+        {"windows before": ("policy", "windows")},
+        {
+            "set admin": ("policy", "set-window", "admin", "120"),
+            "set too short": ("policy", "set-window", "change_password", "29"),
+            "set too long": ("policy", "set-window", "change_password", "86401"),
+            "set unknown": ("policy", "set-window", "launch_rockets", "300"),
+            "set not a number": ("policy", "set-window", "admin", "soon"),
+            "clear not set": ("policy", "clear-window", "remove_factor"),
+            "clear unknown": ("policy", "clear-window", "launch_rockets"),
+        },
+        {"set admin again": ("policy", "set-window", "admin", "120")},
+        {"windows set": ("policy", "windows")},
+        {"clear admin": ("policy", "clear-window", "admin")},
+        {"windows after": ("policy", "windows")},
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def windows_ran(instance) -> dict:
+    return run_stages(window_stages(), instance.env)
+
+
+def test_policy_windows_lists_every_operation_from_the_configuration(windows_ran):
+    shown = ok(windows_ran["windows before"])
+    assert list(shown) == [
+        "change_password", "change_email", "add_factor", "remove_factor",
+        "regenerate_backup_codes", "revoke_devices", "admin",
+    ]  # fmt: skip
+    assert shown["add_factor"] == {"seconds": 600, "source": "configuration", "configured": 600}
+    assert shown["admin"] == {"seconds": 300, "source": "configuration", "configured": 300}
+
+
+def test_set_window_wins_until_clear_window_gives_it_back(windows_ran):
+    assert ok(windows_ran["set admin"]) == {
+        "operation": "admin", "seconds": 120, "source": "console", "configured": 300,
+        "changed": True,
+    }  # fmt: skip
+    assert ok(windows_ran["set admin again"])["changed"] is False
+    assert ok(windows_ran["windows set"])["admin"]["source"] == "console"
+    assert ok(windows_ran["clear admin"]) == {
+        "operation": "admin", "seconds": 300, "source": "configuration", "configured": 300,
+        "changed": True,
+    }  # fmt: skip
+    assert ok(windows_ran["clear not set"])["changed"] is False
+    assert ok(windows_ran["windows after"]) == ok(windows_ran["windows before"])
+
+
+@pytest.mark.parametrize(
+    ("case", "words"),
+    [
+        ("set too short", "between 30 and 86400 seconds"),
+        ("set too long", "between 30 and 86400 seconds"),
+        ("set unknown", "unknown operation 'launch_rockets'"),
+        ("clear unknown", "unknown operation 'launch_rockets'"),
+    ],
+)
+def test_a_bad_window_is_a_one_line_error(windows_ran, case, words):
+    assert words in one_line_error(windows_ran[case])
+
+
+def test_a_window_that_is_not_a_number_is_a_usage_error(windows_ran):
+    refused = windows_ran["set not a number"]
+    assert refused.returncode == 2 and "'soon' is not a valid integer" in refused.stderr
+
+
+def test_window_changes_are_audited_as_the_cli_and_refusals_are_not(windows_ran, instance):
+    rows = [r for r in audit_rows(instance) if r["event"] == "operation_window_changed"]
+    details = [json.loads(r["detail"]) if isinstance(r["detail"], str) else r["detail"]
+               for r in rows]  # fmt: skip
+    assert [r["actor"] for r in rows] == ["cli", "cli"]
+    assert details == [
+        {"operation": "admin", "before": {"seconds": 300},
+         "after": {"seconds": 120, "source": "console"}},
+        {"operation": "admin", "before": {"seconds": 120, "source": "console"},
+         "after": {"seconds": 300, "source": "configuration"}},
+    ]  # fmt: skip

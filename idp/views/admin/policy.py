@@ -4,7 +4,8 @@ Saving is two steps without JavaScript: the first submit shows what the change w
 (``policy_preview``: how many members will be asked to add a second factor at their next
 sign-in) with a Save button; Save applies exactly the values previewed (their digest rides in
 the form), or shows a fresh preview if the values were changed meanwhile. Changes go through
-``idp.accounts.policies`` like ``idp roles set-policy``, audited with before and after.
+``idp.accounts.policies`` like ``idp roles set-policy``, audited with before and after. A new
+role is made on the list page, like ``idp roles create`` (same name rule, audited).
 """
 
 from __future__ import annotations
@@ -22,18 +23,39 @@ from idp.models import Role
 from idp.policy import rules
 from idp.policy.rules import MfaPolicy
 from idp.views.admin.console import bp
-from idp.web.forms import PolicyForm
+from idp.web.forms import PolicyForm, RoleCreateForm
 
 DEFAULT = None  # the target of the default policy's pages (a role otherwise)
 
 
 @bp.route("/policy")
 def policy_index():
+    return _index(RoleCreateForm(formdata=None))
+
+
+@bp.route("/policy/roles", methods=["POST"])
+def create_role():
+    """A new role, like ``idp roles create``; then its (default, "off") policy page."""
+    form = RoleCreateForm()
+    if not form.validate_on_submit():
+        return _index(form, status=400)
+    try:
+        role = users.create_role(form.name.data, form.description.data, actor=g.admin.email)
+    except ValueError as error:  # the form checked the rest: the name is taken
+        form.name.errors = [f"Not created: {error}."]
+        return _index(form, status=400)
+    db.session.commit()
+    flash(f"Created the role {role.name}. Its policy asks nothing until you change it.")
+    return redirect(url_for("admin.role_policy", name=role.name), code=303)
+
+
+def _index(form: RoleCreateForm, *, status: int = 200):
     rows = [("Everyone (default)", url_for("admin.default_policy"), policies.default_row())]
     for role in db.session.execute(select(Role).order_by(Role.name)).scalars():
         rows.append((role.name, url_for("admin.role_policy", name=role.name), role))
     listed = [(name, url, policies.policy_of(row)) for name, url, row in rows]
-    return render_template("admin/policy.html", rows=listed, methods=methods)
+    body = render_template("admin/policy.html", rows=listed, methods=methods, form=form)
+    return body, status
 
 
 def methods(policy: MfaPolicy) -> str:
