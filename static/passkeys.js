@@ -5,7 +5,9 @@
  * and posts the browser's response back; the server answers {redirect} or {error}. Errors are
  * written into the element marked data-passkey-status (an aria-live region).
  *
- *   form[data-passkey="register"]       Account -> Security -> Add a passkey
+ *   form[data-passkey="register"]       Account -> Security -> Add a passkey, and a recovery
+ *                                       link's page; each form names its own calls in
+ *                                       data-options-url and data-verify-url
  *   form[data-passkey="second-factor"]  the passkey step after the password
  *   [data-passkey="signin"]             sign-in page: button, and autofill (conditional UI)
  */

@@ -2,17 +2,24 @@
 
 The rules (issue 14), enforced here for the console and the sign-in pages alike:
 
-- Only someone past the password step asks (the views check that), and a user has at most one
-  open request: asking again finds it (``ask``). Every admin is mailed, and so is the user (an
-  attacker who knows the password learns nothing, and the owner is warned).
+- Only someone past the password step asks (the views check that), or an admin starts one on
+  the user's behalf, with a note, never for their own account (``start``). A user has at most
+  one open request: asking or starting again finds it. Every admin is mailed, and so is the
+  user (an attacker who knows the password learns nothing, and the owner is warned).
+- Starting is not approving: the admin who started a request may give one of its approvals;
+  the second must still come from a different admin (or none, where a single approval
+  suffices), so one admin alone never recovers an account that requires MFA.
 - Two different admins approve, each recording how they checked the user's identity (``approve``).
   Nobody decides a request for their own account; the first approver cannot approve again. With
   ``IDP_RECOVERY_SINGLE_APPROVER`` one approval suffices for a user whose effective policy does
   not require MFA. Any admin may deny, with a note.
 - The final approval mails a single-use link, stored as a digest, valid ``IDP_RECOVERY_LINK_TTL``.
   Opening it (with the account's password, so the mailbox alone is not enough) spends it and
-  allows exactly one thing: adding a new authenticator app (``enroll``/``confirm``).
-- Only when that new factor is confirmed (``complete``) do the old factors go, with the
+  allows exactly one thing: adding a new second factor of a kind the user's effective policy
+  allows (``kinds``): an authenticator app (``start_totp``/``confirm``) or a passkey
+  (``passkey_options``/``add_passkey``, attested when the policy requires it).
+- Only when that new factor is confirmed (``complete``, one path for both kinds; its
+  conditional UPDATE lets one finish win) do the old factors go, with the
   remembered browsers and every session; new backup codes are issued and the user is told. An
   abandoned recovery therefore changes nothing, and at no moment has the account no factor for
   a password holder to fill with their own.
@@ -29,7 +36,7 @@ from idp.accounts import password_backoff, passwords, session_end, trusted_devic
 from idp.accounts.policies import inputs
 from idp.clock import now
 from idp.extensions import db
-from idp.factors import backup_codes, challenges, lifecycle, registry, totp
+from idp.factors import backup_codes, challenges, lifecycle, passkey, registry, totp
 from idp.factors.answer import StaleChallenge
 from idp.factors.base import FactorError, Verification
 from idp.models import Factor, RecoveryRequest, Role, User, rate_limits
@@ -48,8 +55,8 @@ class RecoveryRefused(Exception):
 
 
 class OwnAccount(RecoveryRefused):
-    def __init__(self) -> None:
-        super().__init__("You cannot decide a recovery request for your own account.")
+    def __init__(self, act: str = "decide a recovery request") -> None:
+        super().__init__(f"You cannot {act} for your own account.")
 
 
 class SameApprover(RecoveryRefused):
@@ -79,7 +86,29 @@ def open_request(user: User) -> RecoveryRequest | None:
 
 def ask(user: User) -> tuple[RecoveryRequest, bool]:
     """The user's open request and whether it is new (then audited; the caller commits and
-    calls ``announce``). Two requests at once meet the partial unique index: one wins."""
+    calls ``announce``)."""
+    row, created = _opened(user)
+    if created:
+        audit.record("recovery_requested", actor=user.email, subject=user.sub, request_id=row.id)
+    return row, created
+
+
+def start(user: User, admin: User, note: str) -> tuple[RecoveryRequest, bool]:
+    """An admin opens a request on ``user``'s behalf (the user called the help desk); the
+    open one if there is one. Audited with the admin as the actor and their note; the caller
+    commits and calls ``announce(row, user, admin)``. It still needs the usual approvals."""
+    if user.id == admin.id:
+        raise OwnAccount("start a recovery")
+    row, created = _opened(user)
+    if created:
+        audit.record("recovery_started", actor=admin.email, subject=user.sub, request_id=row.id,
+                     note=note)  # fmt: skip
+    return row, created
+
+
+def _opened(user: User) -> tuple[RecoveryRequest, bool]:
+    """The user's open request, or a new one (and ``True``). Two requests at once meet the
+    partial unique index: one wins, the other finds it."""
     existing = open_request(user)
     if existing is not None:
         return existing, False
@@ -91,30 +120,56 @@ def ask(user: User) -> tuple[RecoveryRequest, bool]:
             db.session.add(row)
     except IntegrityError:
         return open_request(user), False
-    audit.record("recovery_requested", actor=user.email, subject=user.sub, request_id=row.id)
     return row, True
 
 
-def announce(row: RecoveryRequest, user: User) -> None:
-    """Mail every admin (what to check, where to decide) and warn the user."""
+def announce(row: RecoveryRequest, user: User, starter: User | None = None) -> None:
+    """Mail every admin (what to check, where to decide) and warn the user; ``starter`` is
+    the admin who started the request, if one did. No mail carries anything usable."""
     page = f"{current_app.config['ISSUER']}/admin/recovery/{row.id}"
+    approvals = "One admin must" if _single_approver(user) else "Two different admins must"
     for admin in admins():
-        mail.send(admin.email, "Account recovery waiting for approval", _admin_mail(user, page))
-    mail.send(
-        user.email,
-        "Account recovery requested",
-        "Someone who knows your password asked to recover your account because all its sign-in "
-        "methods were lost. Two administrators will check your identity before anything changes."
-        "\n\nIf this was not you, change your password and contact your administrator.",
+        mail.send(admin.email, "Account recovery waiting for approval",
+                  _admin_mail(user, page, approvals, starter))  # fmt: skip
+    if starter is None:
+        mail.send(
+            user.email,
+            "Account recovery requested",
+            "Someone who knows your password asked to recover your account because all its "
+            "sign-in methods were lost. Two administrators will check your identity before "
+            "anything changes.\n\nIf this was not you, change your password and contact your "
+            "administrator.",
+        )
+        return
+    mail.send(user.email, "Account recovery started", _started_mail(user, starter))
+
+
+def _admin_mail(user: User, page: str, approvals: str, starter: User | None) -> str:
+    who = (
+        f"{starter.email} started a recovery for {user.email}, who lost every sign-in method."
+        if starter
+        else f"{user.email} lost every sign-in method and asks to recover their account."
+    )
+    return (
+        f"{who}\n\n"
+        "Check their identity through a channel you trust (in person, a call to a number on "
+        f"record), then record how and approve or deny. {approvals} approve.\n\n{page}"
     )
 
 
-def _admin_mail(user: User, page: str) -> str:
+def _started_mail(user: User, starter: User) -> str:
+    if _single_approver(user):
+        review = "An administrator will check your identity and approve it"
+    else:
+        review = (
+            "Two administrators will check your identity and approve it (one may be "
+            f"{starter.email}; the other must be a different administrator)"
+        )
     return (
-        f"{user.email} lost every sign-in method and asks to recover their account.\n\n"
-        "Check their identity through a channel you trust (in person, a call to a number on "
-        "record), then record how and approve or deny. Two different admins must approve.\n\n"
-        f"{page}"
+        f"The administrator {starter.email} started a recovery of your account, because all "
+        f"its sign-in methods were lost. {review}, before anything changes. Expect them to "
+        "contact you. If it is approved, you will get a link to add a new sign-in method."
+        "\n\nIf you did not ask for this, contact your administrator."
     )
 
 
@@ -174,14 +229,17 @@ def approve(row: RecoveryRequest, admin: User, note: str) -> str | None:
     return secret
 
 
-def deny(row: RecoveryRequest, admin: User, note: str) -> None:
-    """Refuse the request (the caller commits, then the user is told by ``send_denial``)."""
+def deny(row: RecoveryRequest, admin: User | None, note: str, *, actor: str = "") -> None:
+    """Refuse the request (the caller commits, then the user is told by ``send_denial``).
+
+    ``admin`` is the person deciding; None for an admin API client (named by ``actor``), which
+    has no account of its own, so ``decided_by_id`` stays empty and the audit names it."""
     _decidable(row, admin)
-    _move(row, RecoveryStatus.DENIED, decided_by_id=admin.id, decision_note=note,
-          finished_at=now())  # fmt: skip
+    _move(row, RecoveryStatus.DENIED, decided_by_id=admin.id if admin else None,
+          decision_note=note, finished_at=now())  # fmt: skip
     user = db.session.get(User, row.user_id)
-    audit.record("recovery_denied", actor=admin.email, subject=user.sub, request_id=row.id,
-                 note=note)  # fmt: skip
+    audit.record("recovery_denied", actor=admin.email if admin else actor, subject=user.sub,
+                 request_id=row.id, note=note)  # fmt: skip
 
 
 def cancel(row: RecoveryRequest, actor: User, note: str = "") -> None:
@@ -196,8 +254,8 @@ def cancel(row: RecoveryRequest, actor: User, note: str = "") -> None:
                  **({"note": note} if note else {}))  # fmt: skip
 
 
-def _decidable(row: RecoveryRequest, admin: User) -> RecoveryStatus:
-    if row.user_id == admin.id:
+def _decidable(row: RecoveryRequest, admin: User | None) -> RecoveryStatus:
+    if admin is not None and row.user_id == admin.id:
         raise OwnAccount()
     status = RecoveryStatus(row.status)
     if status not in (RecoveryStatus.REQUESTED, RecoveryStatus.APPROVED_ONCE) or _expired(row):
@@ -287,6 +345,14 @@ def enrolling(request_id: int | None, user_id: int | None) -> RecoveryRequest | 
     return row if row.status == RecoveryStatus.APPROVED and not _expired(row) else None
 
 
+def kinds(user: User) -> list[str]:
+    """The kinds of factor this recovery may add: those the user's effective policy counts
+    (a factor it does not count would only ask for another at the next sign-in). Checked
+    before the link is spent; an attested-only policy is the passkey ceremony's to enforce."""
+    policy = inputs(user).effective()
+    return [kind for kind in (passkey.NAME, totp.KIND.name) if policy.allows(kind)]
+
+
 def start_totp(user: User, abandoned: Factor | None) -> Factor:
     """A pending authenticator app for this recovery; an earlier unfinished one of it is
     abandoned (pending -> revoked)."""
@@ -324,15 +390,48 @@ def confirm(
         raise
 
 
+def passkey_options(user: User, binding: str) -> tuple[str, dict]:
+    """A passkey registration ceremony for this recovery: its challenge id and the options
+    for ``navigator.credentials.create`` (direct attestation when the policy requires it),
+    the challenge bound to this browser's recovery. The caller commits."""
+    row, options = passkey.registration_options(user, binding)
+    return row.id, options
+
+
+def add_passkey(
+    user: User, binding: str, challenge_id: str, credential: object, name: str,
+    address: str | None,
+) -> Factor:  # fmt: skip
+    """Verify the browser's attestation and store the passkey (``passkey.register``: active
+    at once, in this transaction, which ``complete`` then finishes or a lost race rolls
+    back). ``FactorError`` on a refusal, after committing what it counted."""
+    rate_limits.per_minute("second_factor", address)
+    challenge = challenges.find(challenge_id, binding)
+    if challenge is None or (challenge.kind, challenge.purpose) != (
+        passkey.NAME,
+        challenges.ENROLL,
+    ):
+        raise StaleChallenge()
+    try:
+        factor, _ = passkey.register(challenge, user, credential, name)
+    except FactorError:
+        db.session.commit()  # keep the challenge's attempt count and the audit rows
+        raise
+    return factor
+
+
 def complete(row: RecoveryRequest, user: User, factor: Factor) -> list[str]:
-    """The recovery takes effect: the new factor is active, every other factor revoked, new
-    backup codes issued (returned, shown once), remembered browsers forgotten, every session
-    ended. The caller commits, then calls ``send_done``. ``NotOpen`` when the request was
-    finished meanwhile (another tab), cancelled or expired."""
+    """The recovery takes effect, whichever kind ``factor`` is: it is active, every other
+    factor (an abandoned pending one too) revoked, new backup codes issued (returned, shown
+    once), remembered browsers forgotten, every session ended. The caller commits, then calls
+    ``send_done``. ``NotOpen`` when the request was finished meanwhile (another tab, the other
+    kind), cancelled or expired: the conditional UPDATE lets one finish win."""
     _move(row, RecoveryStatus.USED, finished_at=now())
     actor = user.email
-    lifecycle.move(factor, FactorStatus.ACTIVE, actor=actor, subject=user.sub, reason="verified")
-    for old in registry.factors(user):
+    if factor.status == FactorStatus.PENDING.value:  # a passkey is active once registered
+        lifecycle.move(factor, FactorStatus.ACTIVE, actor=actor, subject=user.sub,
+                       reason="verified")  # fmt: skip
+    for old in registry.factors(user, FactorStatus.ACTIVE, FactorStatus.PENDING):
         if old.id != factor.id and registry.routine(old):
             lifecycle.move(old, FactorStatus.REVOKED, actor=actor, subject=user.sub,
                            reason="recovery")  # fmt: skip

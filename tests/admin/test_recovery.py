@@ -9,7 +9,6 @@ read from the provider's outbox (``instance/outbox``), as an operator would in d
 
 from __future__ import annotations
 
-import email
 import json
 import re
 import time
@@ -18,13 +17,24 @@ from html import unescape
 import pyotp
 import pytest
 
-from tests.admin.support import console_browser, user_id
+from tests.admin.support import RECOVERY_NOTE as NOTE
+from tests.admin.support import (
+    ask,
+    console_browser,
+    decide,
+    lost_user,
+    mail_with,
+    mails,
+    open_link,
+    recovery_link,
+    request_id,
+    user_id,
+)
 from tests.support.factors import enroll_totp, next_totp, password_sign_in
 from tests.support.live import backend_server
 from tests.support.oidc import HostedPages, authorization_params, csrf_token, hidden, submit_code
 
 LINK_TTL = 8  # seconds a recovery link works here
-NOTE = "Called them back on the number in the HR record; they answered the security questions."
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -43,70 +53,10 @@ def admins(live):
     return {"a": (first, first_account), "b": (second, second_account), "auditor": auditor}
 
 
-def mails(live, to: str) -> list[email.message.Message]:
-    paths = sorted(live.instance.glob("outbox/*"))  # named by the time they were written
-    messages = [email.message_from_bytes(p.read_bytes()) for p in paths]
-    return [m for m in messages if m["To"] == to]
-
-
-def body(message: email.message.Message) -> str:
-    return message.get_payload(decode=True).decode()
-
-
-def mail_with(live, to: str, subject: str) -> str:
-    found = [body(m) for m in mails(live, to) if m["Subject"] == subject]
-    assert found, f"no mail {subject!r} to {to}"
-    return found[-1]
-
-
-def lost_user(live) -> tuple[HostedPages, dict]:
-    """A user with an authenticator app, past the password step in a browser of their own."""
-    account = enroll_totp(live)
-    browser = HostedPages(live.url)
-    assert password_sign_in(browser, account).status_code == 303
-    return browser, account
-
-
-def ask(browser: HostedPages):
-    page = browser.get(browser.base + "/recovery/")
-    assert page.status_code == 200, page.text[:300]
-    return browser.post(
-        browser.base + "/recovery/", data={"csrf_token": csrf_token(page.text)},
-        allow_redirects=False,
-    )  # fmt: skip
-
-
-def request_id(live, account: dict, admin: dict) -> int:
-    """The request's id, from the link in the mail ``admin`` got about ``account``."""
-    mail = [b for b in map(body, mails(live, admin["email"])) if account["email"] in b][-1]
-    return int(re.search(r"/admin/recovery/(\d+)", mail).group(1))
-
-
-def decide(browser: HostedPages, rid: int, action: str = "approve", note: str = NOTE, **extra):
-    page = browser.get(browser.base + f"/admin/recovery/{rid}")
-    data = {"csrf_token": csrf_token(page.text), "note": note, **extra}
-    return browser.post(
-        browser.base + f"/admin/recovery/{rid}/{action}", data=data, allow_redirects=False
-    )
-
-
-def recovery_link(live, account: dict) -> str:
-    text = mail_with(live, account["email"], "Recover your account")
-    return re.search(r"(http://\S+/recovery/link/\S+)", text).group(1)
-
-
 def approved_link(live, admins, account: dict, rid: int) -> str:
     assert decide(admins["a"][0], rid).status_code == 303
     assert decide(admins["b"][0], rid).status_code == 303
     return recovery_link(live, account)
-
-
-def open_link(link: str, account: dict, password: str | None = None):
-    browser = HostedPages(link.split("/recovery/")[0])
-    page = browser.get(link)
-    assert page.status_code == 200, page.text[:300]
-    data = {"csrf_token": csrf_token(page.text), "password": password or account["password"]}
-    return browser, browser.post(link, data=data, allow_redirects=False)
 
 
 def enroll_new_totp(browser: HostedPages):
@@ -393,9 +343,20 @@ def test_an_admin_takes_back_an_unused_link(live, admins):
     assert "cancelled" in admins["a"][0].get(live.url + f"/admin/recovery/{rid}").text
 
 
-def test_a_user_whose_policy_refuses_an_authenticator_app_is_told_before_the_link_is_spent(
-    live, admins
-):
+def test_a_user_whose_policy_allows_neither_kind_is_told_before_the_link_is_spent(live, admins):
+    browser, account = lost_user(live)
+    role = f"smsonly{time.time_ns()}"
+    live.cli("roles", "create", role)
+    live.cli("roles", "set-policy", role, "--factors", "sms")
+    live.cli("users", "set-roles", account["email"], role)
+    ask(browser)
+    link = approved_link(live, admins, account, request_id(live, account, admins["a"][1]))
+    for _ in range(2):
+        page = HostedPages(live.url).get(link)
+        assert page.status_code == 403 and "Contact your administrator" in page.text
+
+
+def test_a_passkey_only_user_is_offered_a_passkey_and_nothing_else(live, admins):
     browser, account = lost_user(live)
     role = f"passkeys{time.time_ns()}"
     live.cli("roles", "create", role)
@@ -403,6 +364,11 @@ def test_a_user_whose_policy_refuses_an_authenticator_app_is_told_before_the_lin
     live.cli("users", "set-roles", account["email"], role)
     ask(browser)
     link = approved_link(live, admins, account, request_id(live, account, admins["a"][1]))
-    for _ in range(2):
-        page = HostedPages(live.url).get(link)
-        assert page.status_code == 403 and "Contact your administrator" in page.text
+    recovering, opened = open_link(link, account)
+    assert opened.status_code == 303
+    page = recovering.get(live.url + "/recovery/enroll")
+    assert page.status_code == 200 and 'data-passkey="register"' in page.text
+    assert "/recovery/passkey/options" in page.text and "<svg" not in page.text
+    posted = recovering.post(live.url + "/recovery/enroll", data={
+        "csrf_token": csrf_token(page.text), "name": "App", "code": "123456"})  # fmt: skip
+    assert posted.status_code == 400 and "Your account is recovered" not in posted.text

@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from idp import db as schema
 from idp.accounts import policies, recovery, users
 from idp.extensions import db
-from idp.models import RecoveryRequest
-from idp.models.factor import IllegalTransition
+from idp.models import Factor, RecoveryRequest
+from idp.models.factor import FactorStatus, IllegalTransition
 from idp.models.recovery import RecoveryStatus
 from idp.policy.rules import MfaPolicy
 from tests.support.migrations import schema_differences, upgraded_app
@@ -123,3 +123,33 @@ def test_a_single_approver_suffices_only_where_allowed_and_mfa_is_not_required(
         assert secret and relaxed.status == RecoveryStatus.APPROVED
         assert recovery.by_link(secret) == relaxed
         assert relaxed.link_digest != secret
+
+
+@BACKENDS
+def test_a_second_finish_of_one_link_loses_whatever_its_kind(tmp_path, request, backend):
+    """Two finishes that both passed the page's check (a passkey in one tab, an authenticator
+    app in another): ``complete``'s conditional UPDATE lets only the first take effect."""
+    with (
+        upgraded_app(tmp_path, request, backend, "recovery_finish_race") as app,
+        app.test_request_context(),
+    ):
+        user, first, second = _people()
+        row, _ = recovery.ask(user)
+        recovery.approve(row, first, NOTE)
+        recovery.approve(row, second, NOTE)
+        assert recovery.open_link(row, user)
+        winner = recovery.start_totp(user, None)
+        loser = recovery.start_totp(user, None)
+        db.session.commit()
+        assert len(recovery.complete(row, user, winner)) == 10
+        db.session.commit()
+        db.session.refresh(row)
+        db.session.expunge(row)
+        row.status = RecoveryStatus.APPROVED.value  # what the other tab's worker read earlier
+        with pytest.raises(recovery.NotOpen):
+            recovery.complete(row, user, loser)
+        db.session.rollback()
+        stored = db.session.get(RecoveryRequest, row.id)
+        assert stored.status == RecoveryStatus.USED
+        assert db.session.get(Factor, winner.id).status == FactorStatus.ACTIVE
+        assert db.session.get(Factor, loser.id).status == FactorStatus.REVOKED

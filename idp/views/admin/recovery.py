@@ -1,12 +1,16 @@
-"""The console's recovery pages: open requests, and one request to approve or deny.
+"""The console's recovery pages: open requests, one request to approve, deny or take back,
+and starting a request on a user's behalf from their page.
 
 Routes of the console's blueprint (``console.bp``), so ``access.gate`` stands before each: the
 ``admin`` role, a recent second factor and CSRF for every POST; an auditor reads. The rules
-(two different admins, none for their own account, a note each time) are
-``idp.accounts.recovery``'s, which raises ``RecoveryRefused`` with the page's message.
+(two different admins, none for their own account, a note each time; the admin who started
+a request may be one of its approvers) are ``idp.accounts.recovery``'s, which raises
+``RecoveryRefused`` with the page's message.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from flask import abort, flash, g, redirect, render_template, url_for
 from flask_wtf import FlaskForm
@@ -16,13 +20,20 @@ from wtforms.validators import DataRequired, Length
 from idp.accounts import recovery
 from idp.extensions import db
 from idp.models import RecoveryRequest, User
-from idp.views.admin.console import bp
+from idp.views.admin.console import bp, user_or_404
 
 
 class DecisionForm(FlaskForm):
     note = TextAreaField(
         "How you checked this person's identity",
         [DataRequired(message="Say how you checked their identity."), Length(max=1000)],
+    )
+
+
+class StartForm(FlaskForm):
+    note = TextAreaField(
+        "Why you start it (who asked, how they reached you)",
+        [DataRequired(message="Say why you start this recovery."), Length(max=1000)],
     )
 
 
@@ -46,52 +57,88 @@ def recovery_request(request_id: int):
 
 @bp.route("/recovery/<int:request_id>/approve", methods=["POST"])
 def approve_recovery(request_id: int):
-    row, form = _row(request_id), DecisionForm()
-    if not form.validate_on_submit():
-        return _page(row, form, 400)
-    try:
-        secret = recovery.approve(row, g.admin, form.note.data)
-    except recovery.RecoveryRefused as refused:
-        return _refused(row, form, refused)
-    db.session.commit()
+    def approve(row: RecoveryRequest, note: str) -> Callable[[], str]:
+        secret = recovery.approve(row, g.admin, note)
+        return lambda: _approved(row, secret)
+
+    return _decision(request_id, approve)
+
+
+def _approved(row: RecoveryRequest, secret: str | None) -> str:
     if secret is None:
-        flash("Approved. A different admin must approve too before anything happens.")
-    else:
-        user = db.session.get(User, row.user_id)
-        recovery.send_link(user, recovery.link_of(secret))
-        flash(f"Approved. {user.email} was mailed a single-use link to add a new sign-in method.")
-    return redirect(url_for("admin.recovery_request", request_id=row.id), code=303)
+        return "Approved. A different admin must approve too before anything happens."
+    user = db.session.get(User, row.user_id)
+    recovery.send_link(user, recovery.link_of(secret))
+    return f"Approved. {user.email} was mailed a single-use link to add a new sign-in method."
 
 
 @bp.route("/recovery/<int:request_id>/deny", methods=["POST"])
 def deny_recovery(request_id: int):
-    row, form = _row(request_id), DecisionForm()
-    if not form.validate_on_submit():
-        return _page(row, form, 400)
-    try:
-        recovery.deny(row, g.admin, form.note.data)
-    except recovery.RecoveryRefused as refused:
-        return _refused(row, form, refused)
-    db.session.commit()
+    def deny(row: RecoveryRequest, note: str) -> Callable[[], str]:
+        recovery.deny(row, g.admin, note)
+        return lambda: _denied(row)
+
+    return _decision(request_id, deny)
+
+
+def _denied(row: RecoveryRequest) -> str:
     recovery.send_denial(row)
-    flash("Denied. The user was told by mail.")
-    return redirect(url_for("admin.recovery_request", request_id=row.id), code=303)
+    return "Denied. The user was told by mail."
 
 
 @bp.route("/recovery/<int:request_id>/cancel", methods=["POST"])
 def cancel_recovery(request_id: int):
     """Take back a mailed link that was not used yet (approved by mistake, or to the wrong
     person): the link stops working."""
+
+    def cancel(row: RecoveryRequest, note: str) -> Callable[[], str]:
+        recovery.cancel(row, g.admin, note)
+        return lambda: "Cancelled. The mailed link no longer works."
+
+    return _decision(request_id, cancel)
+
+
+def _decision(request_id: int, decide: Callable[[RecoveryRequest, str], Callable[[], str]]):
+    """The steps every decision shares: the note, the rules (a refusal shows on the page),
+    the commit, then what follows it (``decide``'s callback: mail, and the flashed message),
+    and back to the request's page."""
     row, form = _row(request_id), DecisionForm()
     if not form.validate_on_submit():
         return _page(row, form, 400)
     try:
-        recovery.cancel(row, g.admin, form.note.data)
+        then = decide(row, form.note.data)
     except recovery.RecoveryRefused as refused:
         return _refused(row, form, refused)
     db.session.commit()
-    flash("Cancelled. The mailed link no longer works.")
+    flash(then())
     return redirect(url_for("admin.recovery_request", request_id=row.id), code=303)
+
+
+@bp.route("/users/<int:user_id>/recovery", methods=["POST"])
+def start_recovery(user_id: int):
+    """Open a recovery request on the user's behalf (they called for help): audited with
+    this admin and the note; it still waits for the usual approvals. An open one is shown
+    instead of a second."""
+    user, form = user_or_404(user_id), StartForm()
+    if not form.validate_on_submit():
+        return _start_refused("; ".join(form.note.errors) or "This form has expired.", 400)
+    try:
+        row, created = recovery.start(user, g.admin, form.note.data)
+    except recovery.RecoveryRefused as refused:
+        return _start_refused(str(refused), refused.status)
+    db.session.commit()
+    if created:
+        recovery.announce(row, user, starter=g.admin)
+        flash(f"Recovery started. {user.email} was told by mail; it now needs the approvals.")
+    else:
+        flash(f"{user.email} already has an open recovery request: here it is.")
+    return redirect(url_for("admin.recovery_request", request_id=row.id), code=303)
+
+
+def _start_refused(reason: str, status: int):
+    db.session.rollback()
+    body = render_template("error.html", title="Recovery not started", description=reason)
+    return body, status
 
 
 def _refused(row: RecoveryRequest, form: DecisionForm, refused: recovery.RecoveryRefused):
