@@ -171,11 +171,13 @@ SENTENCES: dict[str, Sentence] = {
     ),
     "enrollment_skipped": lambda r: "You postponed setting up two-step verification.",
     "enrollment_postponed": lambda r: "You postponed setting up two-step verification.",
+    "passkey_upgrade_postponed": lambda r: "You postponed adding an approved security key.",
     "user_created": lambda r: "Your account was created.",
     "roles_set": lambda r: f"Your roles were set to: {', '.join(r.detail.get('after') or [])}.",
     "policy_override_set": lambda r: "An administrator changed your sign-in requirements.",
     "policy_override_cleared": lambda r: "An administrator changed your sign-in requirements.",
     "recovery_requested": lambda r: "You asked for help to recover your account.",
+    "recovery_started": lambda r: "An administrator started a recovery of your account.",
     "recovery_approved": _recovery_approved,
     "recovery_denied": lambda r: "An administrator turned down your recovery request.",
     "recovery_expired": lambda r: "Your recovery request expired.",
@@ -199,6 +201,7 @@ HIDDEN = frozenset({
     "client_enabled", "keys_rotated", "encryption_key_rotated",
     "role_created", "role_policy_changed", "default_policy_changed", "operation_window_changed",
     "authenticator_allowed", "authenticator_removed", "authenticator_metadata_imported",
+    "passkey_upgrade_asked",
 })  # fmt: skip
 
 

@@ -146,7 +146,23 @@ def _override_data(row: PolicyOverride | None) -> dict | None:
 
 def postpone_enrollment(user: User) -> None:
     """The user skipped a required enrollment within its grace: count it."""
+    _count_postponement(user)
+    audit.record("enrollment_postponed", actor=user.email, subject=user.sub, skips=user.grace_skips)
+
+
+def postpone_passkey_upgrade(user: User) -> None:
+    """The user postponed adding an attested passkey (issue 14): counted against the
+    enrollment grace when the policy has one, as a required enrollment is; else only recorded
+    (without a grace the user is asked again at each sign-in)."""
+    policy = inputs(user).effective()
+    skips = None
+    if policy.grace_signins or policy.grace_days:
+        skips = _count_postponement(user)
+    audit.record("passkey_upgrade_postponed", actor=user.email, subject=user.sub, skips=skips)
+
+
+def _count_postponement(user: User) -> int:
     if user.grace_started_at is None:
         user.grace_started_at = now()
     user.grace_skips += 1
-    audit.record("enrollment_postponed", actor=user.email, subject=user.sub, skips=user.grace_skips)
+    return user.grace_skips

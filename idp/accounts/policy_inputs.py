@@ -16,8 +16,8 @@ from flask import current_app
 
 from idp.accounts import operation_windows, policies
 from idp.clock import now
-from idp.factors import kinds, registry
-from idp.models import LoginSession, User
+from idp.factors import attestation, kinds, passkey, registry
+from idp.models import Factor, LoginSession, User
 from idp.policy import AuthContext, AuthEvent, FactorOption, Fail, Interact, Proceed, decide
 from idp.policy.acr import Levels
 from idp.policy.rules import MfaPolicy, Override
@@ -49,6 +49,7 @@ class UserFacts:
     override: Override | None
     grace_started_at: int | None
     grace_skips: int
+    attested_passkey_missing: bool
     enrollment_skipped: bool
     elevation_lifetime: int
     levels: Levels
@@ -66,11 +67,11 @@ def events(login_session: LoginSession | None) -> tuple[AuthEvent, ...]:
 
 def facts(user: User, browser: Browser) -> UserFacts:
     """What the policy needs about ``user`` and the browser they use."""
-    stored = policies.inputs(user)
+    stored, active = policies.inputs(user), registry.factors(user)
     return UserFacts(
         user_id=user.sub,
         roles=frozenset(r.name for r in user.roles),
-        factors=tuple(FactorOption(f.kind, registry.amr_of(f)) for f in registry.factors(user)),
+        factors=tuple(FactorOption(f.kind, registry.amr_of(f)) for f in active),
         enrollable=ENROLLABLE,
         trusted_device=browser.trusted_device,
         default_policy=stored.default,
@@ -78,10 +79,17 @@ def facts(user: User, browser: Browser) -> UserFacts:
         override=stored.override,
         grace_started_at=user.grace_started_at,
         grace_skips=user.grace_skips,
+        attested_passkey_missing=_attested_passkey_missing(active),
         enrollment_skipped=browser.enrollment_skipped,
         elevation_lifetime=current_app.config["ELEVATION_LIFETIME"],
         levels=current_app.config["ACR_LEVELS"],
     )
+
+
+def _attested_passkey_missing(active: list[Factor]) -> bool:
+    """The user holds passkeys, and none is attested by a model that is still allowed."""
+    keys = [f for f in active if f.kind == passkey.NAME]
+    return bool(keys) and not any(attestation.compliant(f) for f in keys)
 
 
 def account_decision(

@@ -66,6 +66,9 @@ class AuthContext:
     prompt offers one when a requested acr is out of reach of the user's own factors.
     ``enrollment_skipped`` says the user skipped the enrollment page in this sign-in session;
     ``grace_started_at`` / ``grace_skips`` are the user's enrollment grace so far.
+    ``attested_passkey_missing`` says the user holds passkeys and none of them was attested
+    by an authenticator model that is still allowed: under a policy that requires attested
+    passkeys they sign in at a lower level, and the enroll prompt asks for a compliant one.
 
     ``operation`` names a sensitive operation on the provider (None: a sign-in); it needs a
     second factor (or, without one, an authentication) within ``operation_window`` seconds.
@@ -97,6 +100,7 @@ class AuthContext:
     enrollment_skipped: bool = False
     grace_started_at: int | None = None
     grace_skips: int = 0
+    attested_passkey_missing: bool = False
     operation: str | None = None
     operation_window: int = 0
 
@@ -159,6 +163,22 @@ class AuthContext:
         return tuple(f for f in self.enrollable if policy.allows(f.kind) and f.kind not in held)
 
     @property
+    def passkey_upgrade_due(self) -> bool:
+        """The policy requires attested passkeys (and allows passkeys), and the user's
+        passkeys all fall short of it (issue 14)."""
+        policy = self.policy
+        return (
+            policy.require_attested_passkeys
+            and policy.allows("passkey")
+            and self.attested_passkey_missing
+        )
+
+    @property
+    def has_grace(self) -> bool:
+        """The policy lets a required enrollment be postponed (by sign-ins or by days)."""
+        return bool(self.policy.grace_signins or self.policy.grace_days)
+
+    @property
     def grace_left(self) -> bool:
         """Whether a required enrollment may be postponed at this sign-in (by sign-ins and by
         days; both count when both are set)."""
@@ -173,7 +193,7 @@ class AuthContext:
 
     def _within_grace(self, signins_ok: bool) -> bool:
         policy = self.policy
-        if not (policy.grace_signins or policy.grace_days):
+        if not self.has_grace:
             return False
         if policy.grace_signins and not signins_ok:
             return False

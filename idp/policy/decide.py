@@ -36,7 +36,7 @@ class Interact:
 
     ``kinds`` are the factor kinds that would help: for the mfa prompt, those to answer (empty
     means any); for the enroll prompt, those whose enrollment would reach a requested acr
-    (empty: the policy's own enrollment, of any kind it allows).
+    (empty: the policy's own enrollment, of any kind it allows, or a compliant passkey).
     """
 
     prompt: str
@@ -45,8 +45,13 @@ class Interact:
 
     @property
     def skippable(self) -> bool:
-        """An enrollment the user may postpone (recommended, or required within its grace)."""
-        return self.prompt == "enroll" and "enrollment_required" not in self.reasons
+        """An enrollment the user may postpone: recommended, required within its grace, or an
+        attested passkey within the grace (or under a policy without one)."""
+        return self.prompt == "enroll" and not BLOCKING_ENROLLMENT & set(self.reasons)
+
+
+#: The enroll prompt's checks that no "Not now" can pass.
+BLOCKING_ENROLLMENT = frozenset({"enrollment_required", "passkey_upgrade_required"})
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,26 @@ def _acr_enrollment(ctx: AuthContext) -> bool:
     return bool(_enrollment_targets(ctx))
 
 
+def _passkey_upgrade_required(ctx: AuthContext) -> bool:
+    """Issue 14: a policy with a grace treats a missing attested passkey as it treats a
+    missing second factor: postponed within the grace, then required."""
+    if ctx.operation is not None or not ctx.passkey_upgrade_due or not ctx.has_grace:
+        return False
+    return not (ctx.grace_left or ctx.postponed)
+
+
+def _passkey_upgrade(ctx: AuthContext) -> bool:
+    """Asked once per sign-in session, after the second factor. Without a grace the user may
+    always continue: their passkey still works, at the lower level its amr gives (``swk``),
+    so an application that needs ``phrh`` still steps up or refuses; they are asked again at
+    the next sign-in. With prompt=none nothing can be asked, and nothing is owed yet."""
+    if ctx.operation is not None or not ctx.passkey_upgrade_due:
+        return False
+    if ctx.enrollment_skipped or "none" in ctx.prompt:
+        return False
+    return not ctx.has_grace or ctx.grace_left
+
+
 def _enrollment_targets(ctx: AuthContext) -> tuple[str, ...]:
     """The requested levels an enrollment would reach: per group (essential, minimum,
     voluntary) not met and out of reach of the user's own factors, the first value that adding
@@ -289,6 +314,16 @@ ENROLL_PROMPT = Prompt(
             "acr_enrollment",
             "a requested acr is beyond the user's factors, but a kind they may add now reaches it",
             _acr_enrollment,
+        ),
+        Check(
+            "passkey_upgrade_required",
+            "the policy requires an attested passkey the user lacks, and no grace is left",
+            _passkey_upgrade_required,
+        ),
+        Check(
+            "passkey_upgrade",
+            "the policy requires an attested passkey the user lacks; they may still postpone it",
+            _passkey_upgrade,
         ),
     ),
 )

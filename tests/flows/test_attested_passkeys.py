@@ -6,7 +6,9 @@ reading the ID token's acr.
 For a role with ``--require-attested-passkeys``: a model on the allow-list reaches ``phrh``; an
 unlisted model, a chain from another CA and attestation ``none`` are refused at registration
 with a message saying which; a passkey registered before the policy was tightened still signs
-in, but as ``swk``, so it reaches ``phr`` and never ``phrh``. The allow-list is managed with
+in, but as ``swk``, so it reaches ``phr`` and never ``phrh``, and its owner is asked for an
+approved key after it at each sign-in ("Not now" goes on; within a role's enrollment grace
+postponing is counted, and after it the key is required). The allow-list is managed with
 ``idp authenticators`` (also from a FIDO Metadata BLOB) and on /admin/authenticators.
 """
 
@@ -29,10 +31,11 @@ from tests.support.attestation import (
 )
 from tests.support.factors import answer_soft_passkey, password_sign_in
 from tests.support.live import backend_server
-from tests.support.oidc import AuthorizationResult, HostedPages, RelyingParty, csrf_token
+from tests.support.oidc import AuthorizationResult, HostedPages, RelyingParty, csrf_token, hidden
 from tests.support.webauthn import SoftAuthenticator
 
 PHR, PHRH = "phr", "phrh"
+UPGRADE_ASKED = "Your organisation now requires a security key or device from an approved list."
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -103,24 +106,41 @@ def _register(browser: HostedPages, device: SoftAuthenticator):
     return options["publicKey"], done
 
 
-def _sign_in_with_passkey(live, client, person, device: SoftAuthenticator, acr: str) -> dict:
+def _sign_in_with_passkey(
+    live, client, person, device: SoftAuthenticator, acr: str, *, sign_count: int = 1,
+    not_now: bool = False,
+) -> tuple[HostedPages, AuthorizationResult]:  # fmt: skip
     """A fresh sign-in asking for ``acr`` (essential), answered with the password and the
-    passkey; the ID token's claims."""
+    passkey (and, with ``not_now``, "Not now" on the page asking for an approved key): the
+    browser, and where it ends."""
     browser, relying = HostedPages(live.url), RelyingParty(live, client)
     claims = json.dumps({"id_token": {"acr": {"essential": True, "values": [acr]}}})
     result = relying.sign_in(browser, person, claims=claims)
     assert "/mfa/passkey/" in result.response.url, result.response.text[:300]
     credential = device.credential(person["sub"].encode())
-    redirect = answer_soft_passkey(browser, result.response, credential, sign_count=1)
-    done = AuthorizationResult(
-        browser.follow(live.url + redirect, relying.redirect_uri),
-        result.state,
-        result.nonce,
-        result.verifier,
-    )
+    redirect = answer_soft_passkey(browser, result.response, credential, sign_count=sign_count)
+    page = browser.follow(live.url + redirect, relying.redirect_uri)
+    if not_now:
+        page = _not_now(browser, page, relying.redirect_uri)
+    return browser, AuthorizationResult(page, result.state, result.nonce, result.verifier)
+
+
+def _not_now(browser: HostedPages, page, stop_at: str):
+    """Postpone on the page asking for an approved security key; where it leads."""
+    assert page.status_code == 200 and UPGRADE_ASKED in page.text, page.text[:300]
+    form = {"csrf_token": csrf_token(page.text), "next": hidden(page.text, "next")}
+    skipped = browser.post(browser.base + "/enroll/skip", data=form, allow_redirects=False)
+    assert skipped.status_code == 303, skipped.text[:300]
+    return browser.follow(browser.base + skipped.headers["Location"], stop_at)
+
+
+def _claims(live, client, person, device: SoftAuthenticator, acr: str, **kw) -> dict:
+    """``_sign_in_with_passkey`` that ends with a code: the ID token's claims."""
+    relying = RelyingParty(live, client)
+    _, done = _sign_in_with_passkey(live, client, person, device, acr, **kw)
     assert "code" in done.params, done.params
     tokens = relying.redeem(done).json()
-    return relying.verify_id_token(tokens["id_token"], result.nonce, tokens["access_token"])
+    return relying.verify_id_token(tokens["id_token"], done.nonce, tokens["access_token"])
 
 
 def _factors(live, email: str) -> list[dict]:
@@ -138,7 +158,7 @@ def test_an_allowed_model_reaches_phrh_for_a_role_that_requires_attestation(
     options, done = _register(browser, device)
     assert options["attestation"] == "direct"
     assert done.status_code == 200, done.text[:300]
-    claims = _sign_in_with_passkey(live, client, person, device, PHRH)
+    claims = _claims(live, client, person, device, PHRH)
     assert claims["acr"] == PHRH and {"hwk", "mfa", "pwd"} <= set(claims["amr"])
     [key] = [f for f in _factors(live, person["email"]) if f["kind"] == "passkey"]
     assert key["aaguid"] == str(model) and key["below_policy"] is False
@@ -170,7 +190,7 @@ def test_without_the_requirement_registration_is_unchanged(live, client):
     device = SoftAuthenticator()  # attestation none
     options, done = _register(browser, device)
     assert options["attestation"] == "none" and done.status_code == 200, done.text[:300]
-    claims = _sign_in_with_passkey(live, client, person, device, PHRH)
+    claims = _claims(live, client, person, device, PHRH)
     assert claims["acr"] == PHRH
 
 
@@ -183,17 +203,51 @@ def test_a_passkey_from_before_the_policy_was_tightened_reaches_phr_but_not_phrh
     live.cli("roles", "set-policy", role, "--require-attested-passkeys")
     shown = json.loads(live.cli("policy", "show").stdout)
     assert shown["roles"][role]["require_attested_passkeys"] is True
-    claims = _sign_in_with_passkey(live, client, person, device, PHR)
+    claims = _claims(live, client, person, device, PHR, not_now=True)
     assert claims["acr"] == PHR and "swk" in claims["amr"] and "hwk" not in claims["amr"]
-    browser, relying = HostedPages(live.url), RelyingParty(live, client)
-    asked = json.dumps({"id_token": {"acr": {"essential": True, "values": [PHRH]}}})
-    result = relying.sign_in(browser, person, claims=asked)
-    credential = device.credential(person["sub"].encode())
-    redirect = answer_soft_passkey(browser, result.response, credential, sign_count=2)
-    back = AuthorizationResult(
-        browser.follow(live.url + redirect, relying.redirect_uri), "", "", ""
-    )
+    _, back = _sign_in_with_passkey(live, client, person, device, PHRH, sign_count=2, not_now=True)
     assert back.params["error"] == "unmet_authentication_requirements" and "code" not in back.params
+
+
+def _events(live, email: str, name: str) -> list[dict]:
+    shown = json.loads(live.cli("users", "show", email).stdout)
+    return [e for e in shown["recent_events"] if e["event"] == name]
+
+
+def test_within_the_grace_not_now_is_counted_then_an_approved_key_is_required(
+    live, client, model, vendor
+):
+    role = f"graced{time.time_ns()}"
+    live.cli("roles", "create", role)
+    live.cli("roles", "set-policy", role, "--mode", "required", "--grace-signins", "1")
+    person, browser = _member(live, role)
+    device = SoftAuthenticator()
+    assert _register(browser, device)[1].status_code == 200
+    live.cli("roles", "set-policy", role, "--require-attested-passkeys")
+
+    browser, first = _sign_in_with_passkey(live, client, person, device, PHR)
+    assert "You can postpone this" in first.response.text and "1 more time" in first.response.text
+    done = _not_now(browser, first.response, client["redirect_uris"][0])
+    assert "code=" in done.headers["Location"], done.headers
+    [postponed] = _events(live, person["email"], "passkey_upgrade_postponed")
+    assert postponed["detail"]["skips"] == 1
+    assert len(_events(live, person["email"], "passkey_upgrade_asked")) == 1
+
+    browser, again = _sign_in_with_passkey(live, client, person, device, PHRH, sign_count=2)
+    assert UPGRADE_ASKED in again.response.text and "Not now" not in again.response.text
+    form = {
+        "csrf_token": csrf_token(again.response.text),
+        "next": hidden(again.response.text, "next"),
+    }
+    assert browser.post(live.url + "/enroll/skip", data=form).status_code == 403
+    assert _register(browser, security_key(vendor, model))[1].status_code == 200
+    back = browser.follow(live.url + "/account/security/enrolled", client["redirect_uris"][0])
+    result = AuthorizationResult(back, again.state, again.nonce, again.verifier)
+    relying = RelyingParty(live, client)
+    tokens = relying.redeem(result).json()
+    claims = relying.verify_id_token(tokens["id_token"], again.nonce, tokens["access_token"])
+    assert claims["acr"] == PHRH and "hwk" in claims["amr"]
+    assert len(_events(live, person["email"], "passkey_upgrade_asked")) == 2
 
 
 def test_the_console_flags_a_passkey_below_a_tightened_policy(live):
@@ -268,7 +322,7 @@ def test_import_mds_adds_the_blobs_models_and_refuses_a_tampered_blob(live, clie
     person, browser = _member(live, _strict_role(live))
     device = security_key(maker, certified)
     assert _register(browser, device)[1].status_code == 200
-    assert _sign_in_with_passkey(live, client, person, device, PHRH)["acr"] == PHRH
+    assert _claims(live, client, person, device, PHRH)["acr"] == PHRH
 
 
 def _row(page_html: str, aaguid: str) -> str:

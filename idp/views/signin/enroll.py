@@ -12,6 +12,9 @@ asks for a level (``acr_values``, an essential acr, its minimum) that the user's
 reach but a kind they may add would. /authorize names those kinds for the waiting request
 (``sessions.offered_kinds``), since these pages know no ``acr_values``; only they are offered,
 with the application's name, and "Not now" continues at the level reached.
+
+A policy that now requires attested passkeys asks a user whose passkeys fall short for an
+approved one on a page of its own (``passkey_upgrade``), postponed the same way.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from idp.factors import registry
 from idp.oauth2.server import query_client
 from idp.policy import Interact
 from idp.views.account.security import enroll_pages
+from idp.views.signin import passkey_upgrade
 from idp.views.signin.flow import continue_to
 from idp.web import sessions
 from idp.web.forms import ConfirmForm
@@ -93,16 +97,21 @@ def index():
         return continue_to(next_key)
     sessions.enrolling_for(next_key)
     policy = policies.inputs(user).effective()
+    grace = {
+        "grace_until": _grace_until(user, policy),
+        "grace_left": policy.grace_signins - user.grace_skips if policy.grace_signins else None,
+    }
+    if passkey_upgrade.asks(decision):
+        return passkey_upgrade.page(user, decision, next_key, grace)
     return render_template(
         "enroll.html",
         decision=decision,
         pages=_pages(user, decision),
         labels=registry.LABELS,
         client_name=_client_name(next_key) if ACR_OFFER in decision.reasons else None,
-        grace_until=_grace_until(user, policy),
-        grace_left=policy.grace_signins - user.grace_skips if policy.grace_signins else None,
         form=ConfirmForm(),
         next_key=next_key,
+        **grace,
     )
 
 
@@ -127,6 +136,8 @@ def skip():
             abort(403)
         if "enrollment_grace" in decision.reasons:
             policies.postpone_enrollment(user)
+        elif passkey_upgrade.asks(decision):
+            policies.postpone_passkey_upgrade(user)
         else:
             offered = {"offered": sorted(decision.kinds)} if decision.kinds else {}
             audit.record("enrollment_skipped", actor=user.email, subject=user.sub, **offered)
