@@ -11,8 +11,8 @@ hashes are random, not computed: ``idp audit verify`` would reject the chain.
 It then starts the provider under gunicorn, signs an admin in on the hosted pages (password and
 an authenticator app code; ``IDP_ADMIN_REQUIRE_PASSKEY=false``), registers a client-credentials
 client with the ``admin`` scope, and times each scenario three ways, warm: the function itself
-inside an app context (``admin_view.search`` / ``dashboard``, ``audit_log.page``), the console
-page over HTTP, and the admin API's JSON list over HTTP.
+inside an app context (``admin_view.search``, ``dashboard`` and ``activity``,
+``audit_log.page``), the console page over HTTP, and the admin API's JSON list over HTTP.
 
     .venv/bin/python bench/admin_console.py [--backend both] [--users N] [--events M] [--runs R]
 """
@@ -82,9 +82,12 @@ AGENTS = (
     "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
 )
 USER_COLUMNS = ("id", "sub", "email", "name", "password_hash", "created_at",
-                "password_changed_at", "grace_skips")  # fmt: skip
+                "password_changed_at", "grace_skips", "grace_started_at")  # fmt: skip
 FACTOR_COLUMNS = ("user_id", "kind", "name", "status", "created_at", "activated_at", "data",
-                  "failures")  # fmt: skip
+                  "failures", "locked_at")  # fmt: skip
+#: One user in this many postponed a required enrollment (``mfa=grace``); one factor in this
+#: many is locked by wrong codes (``mfa=locked``).
+GRACE_EVERY, LOCKED_EVERY = 200, 2000
 AUDIT_COLUMNS = ("at", "event", "outcome", "actor", "subject", "client_id", "ip", "user_agent",
                  "request_id", "detail", "prev_hash", "hash")  # fmt: skip
 
@@ -106,8 +109,9 @@ def user_rows(first_id: int, count: int, password_hash: str, now: int) -> Iterat
         local = (f"{first}.{last}", f"{first[0]}{last}", f"{last}.{first}", first)[i % 4]
         email = f"{local.lower()}{i}@{DOMAINS[i % len(DOMAINS)]}"
         created = now - rng.randrange(3 * 365 * DAY)
+        grace = created if i % GRACE_EVERY == 7 else None
         yield (first_id + i, str(uuid.UUID(int=rng.getrandbits(128), version=4)), email,
-               f"{first} {last}", password_hash, created, created, 0)  # fmt: skip
+               f"{first} {last}", password_hash, created, created, 0, grace)  # fmt: skip
 
 
 def member_rows(first_id: int, count: int, role_ids: dict[str, int]) -> Iterator[tuple]:
@@ -123,7 +127,8 @@ def member_rows(first_id: int, count: int, role_ids: dict[str, int]) -> Iterator
 
 def factor_rows(first_id: int, count: int, now: int) -> Iterator[tuple]:
     """About 30% with an app, 5% with a passkey (each with backup codes), 3% with email
-    codes, and a few pending or revoked: the dashboard's shares have something to count."""
+    codes, and a few pending or revoked: the dashboard's shares have something to count; one
+    active factor in ``LOCKED_EVERY`` locked."""
     rng = random.Random(2)
     for i in range(count):
         user_id, at, r = first_id + i, now - rng.randrange(365 * DAY), rng.random()
@@ -139,7 +144,9 @@ def factor_rows(first_id: int, count: int, now: int) -> Iterator[tuple]:
         elif r < 0.41:
             kinds = [("totp", "Old phone", "revoked")]
         for kind, name, status in kinds:
-            yield (user_id, kind, name, status, at, at if status != "pending" else None, "{}", 0)
+            locked = at if status == "active" and i % LOCKED_EVERY == 3 else None
+            yield (user_id, kind, name, status, at, at if status != "pending" else None, "{}", 0,
+                   locked)  # fmt: skip
 
 
 def audit_rows(count: int, subjects: list[str], now: int) -> Iterator[tuple]:
@@ -310,6 +317,7 @@ class Samples:
     ip: str
     day_recent: str
     day_old: str
+    month_old: tuple[str, str]  # a 30-day range, 120 to 91 days ago
     middle_id: int
     middle_seq: int
 
@@ -324,18 +332,37 @@ def samples(url: str) -> Samples:
     finally:
         loader.close()
     today = datetime.now(UTC).date()
+    month = (str(today - timedelta(days=120)), str(today - timedelta(days=91)))
     return Samples(email, "client-07", ip, str(today - timedelta(days=3)),
-                   str(today - timedelta(days=170)), middle, seq)  # fmt: skip
+                   str(today - timedelta(days=170)), month, middle, seq)  # fmt: skip
+
+
+def dashboard_kept() -> object:
+    """What the dashboard page reads: its counts and charts as kept (``IDP_ADMIN_DASHBOARD_TTL``)
+    and who is held or suspicious now."""
+    from idp.accounts import admin_view, dashboard
+
+    return admin_view.dashboard(), dashboard.activity()
+
+
+def dashboard_afresh() -> object:
+    """The same, with nothing kept: what a view pays once a minute per worker."""
+    from flask import current_app
+
+    current_app.extensions.pop("idp.dashboard", None)
+    return dashboard_kept()
 
 
 def scenarios(s: Samples) -> list[Scenario]:
     from idp.accounts import admin_view, audit_log
 
-    def users(name: str, q: str = "", role: str = "", *, next_page: bool = False) -> Scenario:
-        params = {k: v for k, v in {"q": q, "role": role}.items() if v}
+    def users(
+        name: str, q: str = "", role: str = "", *, mfa: str = "", next_page: bool = False
+    ) -> Scenario:
+        params = {k: v for k, v in {"q": q, "role": role, "mfa": mfa}.items() if v}
         scenario = Scenario(
             name,
-            lambda: admin_view.search(q, role, after=scenario.after),
+            lambda: admin_view.search(q, role, mfa=mfa, after=scenario.after),
             ("/admin/users", params),
             (API + "/users", params),
         )
@@ -360,10 +387,22 @@ def scenarios(s: Samples) -> list[Scenario]:
         users("users: role 'support' (1%)", role="support"),
         users("users: role 'admin' (rare)", role="admin"),
         users("users: prefix 'mar' + role finance", q="mar", role="finance"),
+        users("users: prefix 'a' (common)", q="a"),
+        users("users: prefix 'a' + role support", q="a", role="support"),
+        users("users: prefix 'a' + role admin (rare)", q="a", role="admin"),
+        users("users: next page, 'a' + support", q="a", role="support", next_page=True),
         users("users: next page, prefix 'mar'", q="mar", next_page=True),
         users("users: next page, role support", role="support", next_page=True),
         users("users: page after the middle id", next_page=True),
-        Scenario("dashboard", admin_view.dashboard, ("/admin/", {}), None),
+        users("users: mfa none", mfa="none"),
+        users("users: mfa none + role support", role="support", mfa="none"),
+        users("users: mfa enrolled + prefix 'mar'", q="mar", mfa="enrolled"),
+        users("users: mfa grace (0.5%)", mfa="grace"),
+        users("users: mfa locked (rare)", mfa="locked"),
+        users("users: mfa locked + role support", role="support", mfa="locked"),
+        users("users: next page, mfa none", mfa="none", next_page=True),
+        Scenario("dashboard (figures kept)", dashboard_kept, ("/admin/", {}), None),
+        Scenario("dashboard, counted afresh", dashboard_afresh, None, None),
         audit("audit: no filter"),
         audit("audit: page from middle (before)", before=s.middle_seq),
         audit("audit: event sign_in", event="sign_in"),
@@ -375,6 +414,14 @@ def scenarios(s: Samples) -> list[Scenario]:
         audit("audit: ip", ip=s.ip),
         audit("audit: one day, 3 days ago", since=s.day_recent, until=s.day_recent),
         audit("audit: one day, 170 days ago", since=s.day_old, until=s.day_old),
+        audit("audit: 30 days, 120-91 days ago", since=s.month_old[0], until=s.month_old[1]),
+        audit("audit: since 170 days ago", since=s.day_old),
+        audit(
+            "audit: outcome failure, 170 days ago",
+            outcome="failure",
+            since=s.day_old,
+            until=s.day_old,
+        ),  # fmt: skip
         audit(
             "audit: roles_set, 170 days ago", event="roles_set", since=s.day_old, until=s.day_old
         ),  # fmt: skip
@@ -390,7 +437,9 @@ def resolve_after(scenario: Scenario, middle_id: int) -> None:
         return
     params = scenario.api[1]
     if params:
-        first = admin_view.search(params.get("q", ""), params.get("role", ""))
+        first = admin_view.search(
+            params.get("q", ""), params.get("role", ""), mfa=params.get("mfa", "")
+        )
         scenario.after = first.next_after or 0
     else:
         scenario.after = middle_id

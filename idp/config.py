@@ -149,6 +149,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),  # fmt: skip
     Setting("ADMIN_PAGE_SIZE", 50, int, "rows per page of the console's user list and audit log"),
     Setting(
+        "ADMIN_DASHBOARD_TTL",
+        60,
+        int,
+        "seconds each process keeps the dashboard's counts and charts; 0: counted at every view",
+    ),  # fmt: skip
+    Setting(
         "RECOVERY_SINGLE_APPROVER",
         False,
         _bool,
@@ -249,6 +255,8 @@ def _validate(values: dict) -> None:
         raise ConfigError("IDP_LOCKOUT_THRESHOLD: between 1 and 100 (NIST SP 800-63B)")
     if not 1 <= values["ADMIN_PAGE_SIZE"] <= 500:
         raise ConfigError("IDP_ADMIN_PAGE_SIZE: between 1 and 500")
+    if not 0 <= values["ADMIN_DASHBOARD_TTL"] <= 3600:
+        raise ConfigError("IDP_ADMIN_DASHBOARD_TTL: between 0 and 3600 seconds")
     _validate_password_backoff(values)
     if not 0 <= values["REFRESH_REUSE_INTERVAL"] <= MAX_REFRESH_REUSE_INTERVAL:
         raise ConfigError(

@@ -3,22 +3,27 @@ list, the dashboard's figures, and a user's roles (audited with actor, before an
 
 The console (``idp.views.admin``) and ``idp users show`` / ``set-roles`` call the same functions,
 so both show and change the same things. Reads are sized for a large user table: the list pages
-by id (keyset, no count of the table) and searches prefixes on indexed columns (migration 0020).
+by id (keyset, no count of the table); a rare search prefix is looked up on indexed columns
+(migration 0020), a common one tested row by row along the id order (``_matching``); so is a
+two-step verification state: a common one tested per row, a rare one gathered from partial
+indexes (migration 0027; ``_mfa_status``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, distinct, func, select, union
+from sqlalchemy import and_, distinct, exists, func, or_, select, union
 from sqlalchemy.orm import selectinload
 
 from idp import audit
-from idp.accounts import offline_grants, policies, trusted_devices, users
+from idp.accounts import dashboard as holds
+from idp.accounts import offline_grants, password_backoff, policies, trusted_devices, users
+from idp.accounts.dashboard import kept
 from idp.clock import now
 from idp.extensions import db
 from idp.factors import attestation
-from idp.models import AuditEvent, Factor, LoginSession, Role, User
+from idp.models import AuditEvent, Factor, LoginSession, PasswordFailures, Role, User
 from idp.models.factor import FactorStatus
 from idp.models.user import user_roles
 
@@ -30,6 +35,10 @@ CONSOLE_ROLES = frozenset({ADMIN, AUDITOR})
 RECENT_EVENTS = 20
 #: Kinds that count as enrolled in MFA (backup codes only recover one of these).
 RECOVERY_KINDS = ("backup_codes",)
+#: The user list's two-step verification states (``search``'s ``mfa``; "" is any).
+MFA_STATUSES = ("none", "enrolled", "grace", "locked")
+#: How many matches make a search prefix common (see ``_matching``).
+COMMON = 2000
 _TOP = "\U0010ffff"  # the last character: [prefix, prefix + _TOP) holds the prefix (binary order)
 
 
@@ -170,19 +179,20 @@ class UserPage:
     next_after: int | None
 
 
-def search(query: str = "", role: str = "", *, after: int = 0, limit: int = 50) -> UserPage:
+def search(
+    query: str = "", role: str = "", *, mfa: str = "", after: int = 0, limit: int = 50
+) -> UserPage:
     """Users whose email or name starts with ``query`` (the email case-insensitively, the name
-    as typed or capitalised), holding ``role`` if given, in id order after ``after``."""
+    as typed or capitalised), holding ``role`` if given, in the two-step verification state
+    ``mfa`` if given (one of ``MFA_STATUSES``, see ``_mfa_status``), in id order after
+    ``after``. Raises ``LookupError`` for another ``mfa``."""
     statement = select(User).options(selectinload(User.roles)).where(User.id > after)
     statement = statement.order_by(User.id).limit(limit + 1)
     query = query.strip()
     if query:
-        # One indexed range per prefix, unioned: an OR in one WHERE lets the planner walk the
-        # primary key through the whole table instead.
-        names = {query, query[:1].upper() + query[1:]}
-        ranges = [_prefix(User.email, query.lower()), *(_prefix(User.name, n) for n in names)]
-        matching = union(*(select(User.id).where(r, User.id > after) for r in ranges))
-        statement = statement.where(User.id.in_(matching))
+        statement = statement.where(_matching(query, after))
+    if mfa:
+        statement = statement.where(_mfa_status(mfa, after))
     if role:  # walk the role's members in user id order (ix_user_roles_role_user), no sort
         role_id = db.session.execute(select(Role.id).where(Role.name == role)).scalar()
         statement = (
@@ -194,6 +204,93 @@ def search(query: str = "", role: str = "", *, after: int = 0, limit: int = 50) 
     rows = list(db.session.execute(statement).scalars())
     more = len(rows) > limit
     return UserPage(rows[:limit], rows[limit - 1].id if more else None)
+
+
+def _mfa_status(mfa: str, after: int):
+    """The condition "``mfa`` is the user's two-step verification state":
+
+    - ``none``: no active second factor (backup codes only recover one);
+    - ``enrolled``: at least one;
+    - ``grace``: none, and the enrollment grace began (a required enrollment postponed,
+      ``policies.postpone_enrollment``; whether any of it is left is the policy's to say);
+    - ``locked``: a factor locked by wrong answers, or password sign-in waiting (the
+      dashboard's "Locked factors" and "Password sign-in waiting", the same predicates).
+
+    ``none`` and ``enrolled`` are common: an EXISTS on ``factors (user_id)`` tested row by row
+    as the list walks the id order. ``grace`` and ``locked`` are rare: their users are
+    gathered from partial indexes (migration 0027), as a rare prefix is (``_matching``)."""
+    enrolled = exists().where(
+        Factor.user_id == User.id,
+        Factor.status == FactorStatus.ACTIVE.value,
+        Factor.kind.not_in(RECOVERY_KINDS),
+    )
+    if mfa == "none":
+        return ~enrolled
+    if mfa == "enrolled":
+        return enrolled
+    if mfa == "grace":
+        began = select(User.id).where(User.grace_started_at.is_not(None))
+        return and_(User.id.in_(began), ~enrolled)
+    if mfa == "locked":
+        return User.id.in_(_locked(after))
+    raise LookupError(f"unknown two-step verification state: {mfa}")
+
+
+def _locked(after: int):
+    """The ids of users with a locked factor or whose password sign-in waits, after ``after``.
+
+    ``password_failures`` is keyed by a digest of the email, so its waiting rows (few) are tied
+    to users through the ``password_backoff`` audit events their last failures recorded, in the
+    same second or the next (the (event, at) index; each names its user), and each match is
+    checked against the digest of the user's email now."""
+    factors = select(Factor.user_id).where(holds.locked_factor())
+    rows = db.session.execute(
+        select(PasswordFailures.key, PasswordFailures.last_failure_at).where(
+            holds.password_waiting(now())
+        )
+    ).all()
+    if not rows:
+        return factors
+    keys = {key for key, _ in rows}
+    moments = sorted({at + d for _, at in rows for d in (0, 1)})
+    candidates = db.session.execute(
+        select(User.id, User.email)
+        .join(AuditEvent, AuditEvent.subject == User.sub)
+        .where(AuditEvent.event == "password_backoff", AuditEvent.at.in_(moments),
+               User.id > after)
+    ).all()  # fmt: skip
+    waiting = sorted({i for i, email in candidates if password_backoff.key(email) in keys})
+    return union(factors, select(User.id).where(User.id.in_(waiting))) if waiting else factors
+
+
+def _matching(query: str, after: int):
+    """The condition "email or name starts with ``query``", shaped for how many users match.
+
+    A rare prefix: its matching ids, gathered by one indexed range per prefix and unioned (an
+    OR in one WHERE lets the planner walk the primary key through the whole table instead). A
+    common one (``COMMON`` matches or more after ``after``, counted by reading at most that many
+    index entries): gathering them would read them all for every page, so each row is tested
+    instead as the list walks the id order (or the role's members), and a page reads about
+    ``limit`` divided by the share of rows that match. The test is ``substr(column) = prefix``,
+    which no index serves, so the planner keeps walking. The same rows either way, in id
+    order: only the reads differ."""
+    names = {query, query[:1].upper() + query[1:]}
+    prefixes = [(User.email, query.lower()), *((User.name, n) for n in names)]
+    branches = [select(User.id).where(_prefix(c, p), User.id > after) for c, p in prefixes]
+    if _at_least(COMMON, branches) < COMMON:
+        return User.id.in_(union(*branches))
+    return or_(*(func.substr(c, 1, len(p)) == p for c, p in prefixes))
+
+
+def _at_least(count: int, branches: list) -> int:
+    """How many rows the ``branches`` select together, counting each up to ``count``: each a
+    count of its own with its own limit, so that PostgreSQL reads a limited range of its index
+    rather than a bitmap of every match."""
+    counts = [
+        select(func.count()).select_from(b.limit(count).subquery()).scalar_subquery()
+        for b in branches
+    ]
+    return db.session.execute(select(sum(counts[1:], counts[0]))).scalar_one()
 
 
 def _prefix(column, prefix: str):
@@ -222,6 +319,8 @@ class Share:
 
 @dataclass(frozen=True)
 class Dashboard:
+    #: When these were counted (epoch seconds; they are ``dashboard.kept``).
+    as_of: int
     users: Share
     per_role: dict[str, Share]
     per_kind: dict[str, int]
@@ -232,7 +331,12 @@ class Dashboard:
 
 def dashboard() -> Dashboard:
     """The console's figures: users, MFA enrolment (overall, per role, per factor kind), and
-    sign-ins and their failures from the audit log."""
+    sign-ins and their failures from the audit log. Counts over the whole user and factor
+    tables, so they are kept a while (``IDP_ADMIN_DASHBOARD_TTL``; the page says as of when)."""
+    return kept("figures", _figures)
+
+
+def _figures() -> Dashboard:
     enrolled = (
         select(Factor.user_id)
         .where(Factor.status == FactorStatus.ACTIVE.value, Factor.kind.not_in(RECOVERY_KINDS))
@@ -263,6 +367,7 @@ def dashboard() -> Dashboard:
         ).all()
     )
     return Dashboard(
+        as_of=now(),
         users=Share(total, with_mfa or 0),
         per_role={n: Share(c, members_enrolled.get(n, 0)) for n, c in sorted(members.items())},
         per_kind=dict(sorted(per_kind.items())),

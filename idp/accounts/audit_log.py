@@ -4,9 +4,11 @@ same rows streamed for export.
 Pages go by ``seq < before`` (never an offset, never a count of the table). The event, user,
 client and address filters each have an index ending in ``seq`` (migration 0023), so a page
 reads about a page of index entries however long the log is; the outcome (two values) and the
-dates narrow what those read, and alone walk the primary key down from ``before``. A user is
-named by email and looked up by their stable ``sub``, so a changed email still finds their
-events.
+dates narrow what those read. Without those filters the outcome alone walks the primary key
+down from ``before``; dates holding the smaller share of the log first find the ``seq`` range of
+their days in the (at, seq) index (migration 0027), so a day long past is read without walking
+every newer row above it (``_seq_bounds``). A user is named by email and looked up by their
+stable ``sub``, so a changed email still finds their events.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, false, func, select
 
 from idp.accounts import users
 from idp.extensions import db
@@ -115,10 +117,14 @@ def _rows(query: Select, before: int | None, limit: int) -> list[AuditEvent]:
 
 def _query(filters: Filters) -> Select:
     query = select(AuditEvent).order_by(AuditEvent.seq.desc())
-    if filters.since:
-        query = query.where(AuditEvent.at >= _midnight(filters.since, "From"))
-    if filters.until:
-        query = query.where(AuditEvent.at < _midnight(filters.until, "Until", days=1))
+    since = _midnight(filters.since, "From") if filters.since else None
+    until = _midnight(filters.until, "Until", days=1) if filters.until else None
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    if until is not None:
+        query = query.where(AuditEvent.at < until)
+    if (since, until) != (None, None) and not _indexed(filters):
+        query = query.where(*_seq_bounds(since, until))
     if filters.email:
         query = query.where(AuditEvent.subject == _subject(filters.email))
     equal = {
@@ -128,6 +134,59 @@ def _query(filters: Filters) -> Select:
         AuditEvent.ip: filters.ip,
     }
     return query.where(*(column == value for column, value in equal.items() if value))
+
+
+def _indexed(filters: Filters) -> bool:
+    """Whether a filter with an index ending in ``seq`` is set (it then drives the page)."""
+    return any((filters.event, filters.email, filters.client_id, filters.ip))
+
+
+def _seq_bounds(since: int | None, until: int | None) -> tuple:
+    """Conditions on ``seq`` that spare the page walking rows outside ``since <= at < until``.
+
+    The page walks the primary key down from the newest row (or ``before``) and keeps the rows
+    in range: cheap when the range holds most of the log from its newest end, slow when the
+    range lies in the past (every newer row is read first, and the last page reads on to the
+    oldest). Then the smallest and largest ``seq`` of the range's entries in the (at, seq)
+    index (migration 0027) bound the walk: that reads the range's index entries, so it is
+    chosen when the range is the smaller share of the log. Which share is estimated from the
+    log's first and last ``at``, two index lookups, as if rows came at an even pace; either way
+    the result is exact. The page keeps its filter on ``at`` too: rows are appended in about
+    ``at`` order, but the nodes' clocks need not agree, so a row may carry an earlier ``at``
+    than the one before it, and bounds found from the range's first and last ``at`` alone
+    could miss it. No row in range: no row."""
+    span = _span()
+    if span is None:
+        return ()
+    first, end = span
+    low = first if since is None else max(since, first)
+    high = end if until is None else min(until, end)
+    if low >= high:
+        return (false(),)
+    if high - low >= (end - high) + (low - first):
+        return ()
+    in_range = [AuditEvent.at >= since] if since is not None else []
+    in_range += [AuditEvent.at < until] if until is not None else []
+    # ``seq + 0``: PostgreSQL would otherwise answer min and max by walking the primary key
+    # from either end until a row is in range, the very walk this spares the page.
+    seq = AuditEvent.seq + 0
+    low_seq, high_seq = db.session.execute(
+        select(func.min(seq), func.max(seq)).where(*in_range)
+    ).one()
+    if low_seq is None:
+        return (false(),)
+    return AuditEvent.seq >= low_seq, AuditEvent.seq <= high_seq
+
+
+def _span() -> tuple[int, int] | None:
+    """The log's first ``at`` and one past its last (``None``: empty), from the (at, seq) index."""
+    first, last = db.session.execute(
+        select(
+            select(func.min(AuditEvent.at)).scalar_subquery(),
+            select(func.max(AuditEvent.at)).scalar_subquery(),
+        )
+    ).one()
+    return None if first is None else (first, last + 1)
 
 
 def _midnight(day: str, label: str, days: int = 0) -> int:

@@ -4,15 +4,19 @@ and the last day's suspicious events.
 Sized for a long audit log: every read of it is a range of the (event, at) index (migration
 0023) over the last day or month; a chart's buckets are grouped in SQL (integer division of
 ``at``, alike on SQLite and PostgreSQL), one query per chart. Buckets are UTC clock hours and
-days, so the newest is the one running now.
+days, so the newest is the one running now. A month of sign-ins is still a few hundred
+thousand entries at a million users, so the charts, like ``admin_view.dashboard``'s counts, are
+``kept`` a while; who is held or suspicious now is read afresh (partial indexes, migration 0027).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from idp.accounts import password_backoff
 from idp.clock import now
@@ -26,6 +30,8 @@ HOUR, DAY = 3600, 86400
 BURST = 5
 #: How many rows each list shows, newest first.
 SHOWN = 10
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,8 @@ class Notable:
 
 @dataclass(frozen=True)
 class Activity:
+    #: When the charts were counted (epoch seconds; they are ``kept``).
+    charts_as_of: int
     hours: list[Bucket]
     days: list[Bucket]
     locked: Holds
@@ -83,12 +91,15 @@ class Activity:
 def activity() -> Activity:
     """Everything the dashboard shows beyond the figures of ``admin_view.dashboard``."""
     at = now()
+    charts_as_of, hours, days = kept("charts", _charts)
     return Activity(
-        hours=sign_ins(HOUR, 24, at),
-        days=sign_ins(DAY, 30, at),
-        locked=_factors(Factor.locked_at.is_not(None), Factor.locked_at),
+        charts_as_of=charts_as_of,
+        hours=hours,
+        days=days,
+        locked=_factors(locked_factor(), Factor.locked_at),
         cooling=_factors(
-            Factor.locked_at.is_(None) & (Factor.blocked_until > at), Factor.blocked_until
+            and_(_ACTIVE, Factor.locked_at.is_(None), Factor.blocked_until > at),
+            Factor.blocked_until,
         ),
         passwords=_passwords(at),
         account_bursts=_bursts(AuditEvent.actor, at),
@@ -98,6 +109,25 @@ def activity() -> Activity:
         ),
         recoveries=_recent(at, "recovery_requested"),
     )
+
+
+def kept(name: str, compute: Callable[[], T]) -> T:
+    """``compute()``'s value, computed again only once it is ``IDP_ADMIN_DASHBOARD_TTL``
+    seconds old; kept per process and app (each worker keeps its own). The dashboard's counts
+    read every user, every factor and a month of sign-ins: at a million users about a second,
+    too much for every view of a page that admins leave open and reload."""
+    ttl = current_app.config["ADMIN_DASHBOARD_TTL"]
+    store = current_app.extensions.setdefault("idp.dashboard", {})
+    at = now()
+    held = store.get(name)
+    if held is None or at - held[0] >= ttl:
+        held = store[name] = (at, compute())
+    return held[1]
+
+
+def _charts() -> tuple[int, list[Bucket], list[Bucket]]:
+    at = now()
+    return at, sign_ins(HOUR, 24, at), sign_ins(DAY, 30, at)
 
 
 def sign_ins(width: int, count: int, at: int) -> list[Bucket]:
@@ -118,13 +148,29 @@ def sign_ins(width: int, count: int, at: int) -> list[Bucket]:
     ]  # fmt: skip
 
 
+_ACTIVE = Factor.status == FactorStatus.ACTIVE.value
+
+
+def locked_factor():
+    """An active factor locked by wrong answers (``Factor.locked_at``; partial index of
+    migration 0027): it waits for an admin or a recovery. The dashboard's "Locked factors" and
+    the user list's ``mfa=locked`` (``admin_view.search``) read the same rows."""
+    return and_(_ACTIVE, Factor.locked_at.is_not(None))
+
+
+def password_waiting(at: int):
+    """A ``password_failures`` row whose email's password sign-in waits at ``at``: locked until
+    a reset, or backing off (``password_backoff.check``). Shared with ``admin_view.search``."""
+    threshold = current_app.config["PASSWORD_LOCKOUT_THRESHOLD"]
+    return or_(PasswordFailures.failures >= threshold, PasswordFailures.blocked_until > at)
+
+
 def _factors(condition, newest) -> Holds:
-    """Active factors meeting ``condition`` (locked, or cooling down), the ``newest`` first. A
+    """Factors meeting ``condition`` (active and locked, or cooling down), the ``newest`` first. A
     locked one waits for an admin or a recovery; a cooling one until its ``blocked_until``."""
-    held = (Factor.status == FactorStatus.ACTIVE.value, condition)
-    count = db.session.execute(select(func.count(Factor.id)).where(*held)).scalar_one()
+    count = db.session.execute(select(func.count(Factor.id)).where(condition)).scalar_one()
     rows = db.session.execute(
-        select(Factor, User.email).join(User, User.id == Factor.user_id).where(*held)
+        select(Factor, User.email).join(User, User.id == Factor.user_id).where(condition)
         .order_by(newest.desc(), Factor.id.desc()).limit(SHOWN)
     ).all()  # fmt: skip
     first = [
@@ -138,7 +184,7 @@ def _passwords(at: int) -> Holds:
     """Emails whose password sign-in waits now. The table holds only digests of emails, so the
     ones named are those its back-offs of the last day recorded in the audit log."""
     threshold = current_app.config["PASSWORD_LOCKOUT_THRESHOLD"]
-    waiting = or_(PasswordFailures.failures >= threshold, PasswordFailures.blocked_until > at)
+    waiting = password_waiting(at)
     count = db.session.execute(
         select(func.count()).select_from(PasswordFailures).where(waiting)
     ).scalar_one()

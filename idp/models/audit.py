@@ -34,6 +34,7 @@ class AuditEvent(db.Model):
         _by_seq("client_id"),
         _by_seq("ip"),
         Index("ix_audit_events_event_at", "event", "at"),
+        Index("ix_audit_events_at_seq", "at", "seq"),  # dates alone (migration 0027)
     )
     seq: Mapped[int] = mapped_column(
         BigInteger().with_variant(db.Integer, "sqlite"), primary_key=True

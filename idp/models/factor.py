@@ -20,6 +20,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from idp.clock import now
 from idp.extensions import db
+from idp.models.indexes import partial_index
 
 
 class IllegalTransition(Exception):
@@ -88,6 +89,11 @@ class Factor(db.Model):
     """
 
     __tablename__ = "factors"
+    # The dashboard's locked and cooling factors (migration 0027).
+    __table_args__ = (
+        partial_index("ix_factors_locked_at", "locked_at"),
+        partial_index("ix_factors_blocked_until", "blocked_until"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from idp.clock import now
 from idp.extensions import db
+from idp.models.indexes import partial_index
 from idp.models.policy import PolicyColumns
 
 user_roles = Table(
@@ -40,6 +41,8 @@ class User(db.Model):
     __table_args__ = (
         Index("ix_users_name", "name", postgresql_ops={"name": "text_pattern_ops"}),
         Index("ix_users_email_prefix", "email", postgresql_ops={"email": "text_pattern_ops"}),
+        # The user list's ``mfa=grace``: the few users whose enrollment grace began (0027).
+        partial_index("ix_users_grace_started_at", "grace_started_at"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     sub: Mapped[str] = mapped_column(String(64), unique=True, default=lambda: str(uuid.uuid4()))

@@ -10,73 +10,35 @@ actor, and malformed input answered as RFC 9457 problems that change nothing.
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 import requests
 from jsonschema import Draft202012Validator
 
+from tests.admin.api_support import API, Api, api_client, conforms, openapi_document, problem
 from tests.admin.support import person, show
 from tests.support.factors import enroll_totp
-
-API = "/admin/api/v1"
+from tests.support.oidc import client_credentials_token, machine_client
 
 
 def machine(server, *scopes: str, resources: tuple[str, ...] = ()) -> dict:
-    args = ["--name", "Provisioning", "--grant-type", "client_credentials"]
-    args += [a for s in scopes for a in ("--scope", s)]
-    args += [a for r in resources for a in ("--resource", r)]
-    return server.create_client(*args)
-
-
-def token(server, client: dict, **extra) -> str:
-    response = requests.post(
-        server.url + "/token",
-        data={"grant_type": "client_credentials", **extra},
-        auth=(client["client_id"], client["client_secret"]),
-        timeout=30,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["access_token"]
-
-
-class Api:
-    """Calls the admin API with one bearer token."""
-
-    def __init__(self, server, access_token: str | None) -> None:
-        self.server, self.headers = server, {}
-        if access_token:
-            self.headers["Authorization"] = f"Bearer {access_token}"
-
-    def call(self, method: str, path: str, **kw) -> requests.Response:
-        return requests.request(
-            method, self.server.url + API + path, headers=self.headers, timeout=30, **kw
-        )
+    return machine_client(server, name="Provisioning", scopes=scopes, resources=resources)
 
 
 @pytest.fixture(scope="module")
 def document(server):
-    response = requests.get(server.url + API + "/openapi.json", timeout=30)
-    assert response.status_code == 200
-    return response.json()
+    return openapi_document(server)
 
 
 @pytest.fixture(scope="module")
 def admin_api(server):
-    return Api(server, token(server, machine(server, "admin"), scope="admin"))
+    return api_client(server, "admin")
 
 
 @pytest.fixture(scope="module")
 def auditor_api(server):
-    return Api(server, token(server, machine(server, "auditor"), scope="auditor"))
-
-
-def conforms(document: dict, path: str, method: str, response: requests.Response) -> dict:
-    """The response body, after checking it against the document's schema for its status."""
-    spec = document["paths"][path][method]["responses"][str(response.status_code)]
-    schema = spec["content"]["application/json"]["schema"]
-    body = response.json()
-    Draft202012Validator(schema).validate(body)
-    return body
+    return api_client(server, "auditor")
 
 
 def test_the_document_describes_an_openapi_3_1_api_with_the_client_credentials_flow(
@@ -114,7 +76,7 @@ def test_a_token_that_is_not_ours_is_invalid_token(server):
 
 def test_a_token_without_an_admin_api_scope_is_insufficient_scope(server):
     plain = machine(server)  # the default scopes, none of them the API's
-    response = Api(server, token(server, plain)).call("GET", "/users")
+    response = Api(server, client_credentials_token(server, plain)).call("GET", "/users")
     assert response.status_code == 403
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
 
@@ -122,11 +84,11 @@ def test_a_token_without_an_admin_api_scope_is_insufficient_scope(server):
 def test_a_token_restricted_to_another_api_is_refused_and_one_for_this_api_accepted(server):
     other, ours = "https://api.example.com/", server.url + API
     client = machine(server, "admin", resources=(other, ours))
-    elsewhere = Api(server, token(server, client, scope="admin", resource=other))
+    elsewhere = Api(server, client_credentials_token(server, client, scope="admin", resource=other))
     refused = elsewhere.call("GET", "/users")
     assert refused.status_code == 401 and "invalid_token" in refused.headers["WWW-Authenticate"]
 
-    here = Api(server, token(server, client, scope="admin", resource=ours))
+    here = Api(server, client_credentials_token(server, client, scope="admin", resource=ours))
     assert here.call("GET", "/users").status_code == 200
 
 
@@ -152,6 +114,26 @@ def test_users_page_by_key_and_each_matches_the_document(server, admin_api, docu
     assert [u["email"] for u in rest["users"]] == emails[2:] and rest["next_after"] is None
 
 
+def test_users_filter_by_two_step_verification_state_declared_as_an_enum(
+    server, admin_api, document
+):
+    prefix = f"mfa{time.time_ns()}"
+    plain = person(server, email=f"{prefix}-0@example.com")
+    enrolled = enroll_totp(server, person(server, email=f"{prefix}-1@example.com"))
+    [query] = [p for p in document["paths"]["/users"]["get"]["parameters"] if p["name"] == "mfa"]
+    assert query["schema"]["enum"] == ["", "none", "enrolled", "grace", "locked"]
+
+    def listed(mfa: str) -> list[str]:
+        response = admin_api.call("GET", "/users", params={"q": prefix, "mfa": mfa})
+        return [u["email"] for u in conforms(document, "/users", "get", response)["users"]]
+
+    assert listed("enrolled") == [enrolled["email"]]
+    assert listed("none") == [plain["email"]]
+    assert listed("") == [plain["email"], enrolled["email"]]
+    assert listed("grace") == [] and listed("locked") == []
+    problem(admin_api.call("GET", "/users", params={"mfa": "unknown"}), 400)
+
+
 def test_one_user_in_full(server, admin_api, document):
     account = person(server, "auditor", name="Ada Admin")
     user_id = admin_api.call("GET", "/users", params={"q": account["email"]}).json()["users"][0][
@@ -167,7 +149,7 @@ def test_one_user_in_full(server, admin_api, document):
 
 def test_setting_roles_is_audited_with_the_client_as_actor(server, document):
     client = machine(server, "admin")
-    api = Api(server, token(server, client, scope="admin"))
+    api = Api(server, client_credentials_token(server, client, scope="admin"))
     account = person(server)
     user_id = api.call("GET", "/users", params={"q": account["email"]}).json()["users"][0]["id"]
     response = api.call("PUT", f"/users/{user_id}/roles", json={"roles": ["auditor"]})
@@ -199,10 +181,7 @@ def test_a_malformed_change_is_a_problem_and_changes_nothing(server, admin_api, 
     if body is not None:
         kwargs = {"json": body}
     response = admin_api.call("PUT", f"/users/{user_id}/roles", **kwargs)
-    assert response.status_code == 400
-    assert response.headers["Content-Type"] == "application/problem+json"
-    problem = response.json()
-    assert problem["type"].endswith("#" + code) and problem["status"] == 400
+    problem(response, 400, code)
     assert show(server, account["email"])["roles"] == []
 
 
@@ -301,3 +280,52 @@ def test_user_actions_change_the_account_and_match_the_document(server, admin_ap
     assert missing.status_code == 404
     actors = {e["actor"] for e in show(server, account["email"])["recent_events"]}
     assert any((a or "").startswith("client:") for a in actors)
+
+
+def override_events(server, account: dict) -> list[tuple[str, str]]:
+    events = show(server, account["email"])["recent_events"]
+    return [(e["event"], e["actor"]) for e in events if e["event"].startswith("policy_override")]
+
+
+def test_an_mfa_override_is_set_and_cleared_with_the_client_as_actor(server, admin_api, document):
+    account = person(server)
+    user_id = api_user(admin_api, account)
+    until = int(time.time()) + 7 * 86400
+    wanted = {"kind": "exempt", "until": until, "reason": "travelling without the phone"}
+
+    response = admin_api.call("PUT", f"/users/{user_id}/override", json=wanted)
+    assert conforms(document, "/users/{user_id}/override", "put", response) == {"override": wanted}
+    assert show(server, account["email"])["override"] == wanted
+    assert override_events(server, account) == [("policy_override_set", admin_api.actor)]
+
+    cleared = admin_api.call("DELETE", f"/users/{user_id}/override")
+    assert conforms(document, "/users/{user_id}/override", "delete", cleared) == {"cleared": True}
+    assert show(server, account["email"])["override"] is None
+    assert ("policy_override_cleared", admin_api.actor) in override_events(server, account)
+    again = admin_api.call("DELETE", f"/users/{user_id}/override")
+    assert again.json() == {"cleared": False}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"kind": "sometimes", "until": 4102444800, "reason": "x"},
+        {"kind": "require", "until": 1000, "reason": "the end is in the past"},
+        {"kind": "require", "until": 4102444800, "reason": "   "},
+        {"kind": "require", "until": 4102444800},
+        {"kind": "require", "until": "2100-01-01", "reason": "x"},
+        {"kind": "require", "until": 4102444800, "reason": "x", "by": "me"},
+    ],
+)
+def test_a_malformed_override_is_a_problem_and_changes_nothing(server, admin_api, body):
+    account = person(server)
+    response = admin_api.call("PUT", f"/users/{api_user(admin_api, account)}/override", json=body)
+    problem(response, 400)
+    assert show(server, account["email"])["override"] is None
+    assert override_events(server, account) == []
+
+
+def test_an_override_of_an_unknown_user_is_a_404(admin_api):
+    body = {"kind": "require", "until": 4102444800, "reason": "x"}
+    problem(admin_api.call("PUT", "/users/999999999/override", json=body), 404, "not_found")
+    problem(admin_api.call("DELETE", "/users/999999999/override"), 404, "not_found")

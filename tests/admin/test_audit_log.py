@@ -13,12 +13,18 @@ from datetime import UTC, date, datetime, timedelta
 from html import unescape
 
 import pytest
+from sqlalchemy import event, insert, select
 
+from idp.accounts import audit_log
+from idp.extensions import db
+from idp.models import AuditEvent
 from tests.admin.support import console_browser, person
+from tests.admin.test_audit_log_migration import _plans
 from tests.cli.helpers import audit_rows, connect
 from tests.cli.test_audit_keyed import _drop_guards, _query
 from tests.support.factors import password_sign_in
 from tests.support.live import backend_server
+from tests.support.migrations import upgraded_app
 from tests.support.oidc import HostedPages
 
 PAGE_SIZE = 3
@@ -201,3 +207,85 @@ def _set_actor(server, seq: int, actor: str | None) -> None:
             conn.rollback()
         _query(conn, "UPDATE audit_events SET actor = ? WHERE seq = ?", (actor, seq))
         conn.commit()
+
+
+BASE_DAY = date(2026, 1, 1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_dates_alone_select_exactly_their_rows_even_when_clocks_disagree(
+    tmp_path, request, backend
+):
+    """Dates without an indexed filter: a range that is the smaller share of the log is first
+    turned into a ``seq`` range from the (at, seq) index, a larger one walks down from the
+    newest row; both list exactly the rows of those days, newest first, page by page, also
+    rows whose ``at`` is earlier than the row before (a node whose clock runs behind)."""
+    with upgraded_app(tmp_path, request, backend, "audit_dates"):
+        truth = _seed_days(days=10, per_day=30)
+        day = lambda n: str(BASE_DAY + timedelta(days=n))  # noqa: E731
+        cases = [  # (filters, the rows' days, bounded by seq first)
+            (audit_log.Filters(since=day(2), until=day(2)), {2}, True),
+            (audit_log.Filters(since=day(1), until=day(3)), {1, 2, 3}, True),
+            (audit_log.Filters(until=day(1)), {0, 1}, True),
+            (audit_log.Filters(since=day(2), until=day(2), outcome="failure"), {2}, True),
+            (audit_log.Filters(since=day(3)), set(range(3, 10)), False),
+            (audit_log.Filters(since=day(20)), set(), False),
+        ]
+        for filters, days, bounded in cases:
+            expected = [
+                seq for seq, at, outcome in truth
+                if (at - _midnight(0)) // 86400 in days
+                and (not filters.outcome or outcome == filters.outcome)
+            ]  # fmt: skip
+            walked, statements = _walk_pages(filters)
+            assert walked == expected, filters
+            assert any("min(audit_events.seq +" in s for s in statements) == bounded, filters
+            assert days == set() or len(expected) > 7  # several pages
+        _, bounds, _ = _plans(lambda: audit_log.page(cases[0][0], limit=7))  # span, bounds, page
+        assert "ix_audit_events_at_seq" in bounds, bounds  # not a walk of the primary key
+
+
+def _midnight(day: int) -> int:
+    return int(
+        datetime.combine(BASE_DAY + timedelta(days=day), datetime.min.time(), UTC).timestamp()
+    )
+
+
+def _seed_days(days: int, per_day: int) -> list[tuple[int, int, str]]:
+    """``per_day`` rows a day in ``seq`` order over ``days`` days, every fourth a failure; then
+    rows appended late with an earlier ``at`` (a clock behind: on day 2, and on day 0), and
+    one in the middle with a later one. Returns (seq, at, outcome) newest first."""
+    stamps = [_midnight(d) + 60 + i * 2000 for d in range(days) for i in range(per_day)]
+    stamps[5 * per_day] = _midnight(2) + 7  # day 5's first row carries day 2's time
+    stamps += [_midnight(2) + 500, _midnight(0) + 9]
+    rows = [
+        {"at": at, "event": "sign_in", "outcome": "failure" if i % 4 == 0 else "success",
+         "detail": {}, "prev_hash": "0" * 64, "hash": "0" * 64}
+        for i, at in enumerate(stamps)
+    ]  # fmt: skip
+    db.session.execute(insert(AuditEvent), rows)
+    db.session.commit()
+    query = select(AuditEvent.seq, AuditEvent.at, AuditEvent.outcome).order_by(AuditEvent.seq)
+    return [tuple(r) for r in db.session.execute(query).all()][::-1]
+
+
+def _walk_pages(filters) -> tuple[list[int], list[str]]:
+    """Every page of ``audit_log.page`` (7 a page), and the statements it sent."""
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *_):
+        statements.append(statement)
+
+    seqs: list[int] = []
+    before: int | None = None
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        while True:
+            page = audit_log.page(filters, before=before, limit=7)
+            seqs += [row.seq for row in page.rows]
+            db.session.remove()
+            if page.next_before is None:
+                return seqs, statements
+            before = page.next_before
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)

@@ -25,8 +25,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page
 
-from tests.admin.support import person, show
-from tests.admin.test_recovery import ask, lost_user
+from tests.admin.support import ask, lost_user, person, show
 from tests.support.browser import add_virtual_authenticator, chromium_browser, webauthn_session
 from tests.support.factors import enroll_totp, next_totp
 from tests.support.live import backend_server
@@ -317,6 +316,7 @@ def console_pages(live, admin: Admin) -> list[tuple[str, str]]:
         ("dashboard", "/admin/"),
         ("users", "/admin/users"),
         ("policy list", "/admin/policy"),
+        ("operation windows", "/admin/policy/windows"),
         ("audit log", "/admin/audit"),
         ("authenticators", "/admin/authenticators"),
         ("recovery list", "/admin/recovery"),

@@ -24,6 +24,7 @@ SETTINGS = {
     "LOCKOUT_THRESHOLD": "3",  # three wrong codes lock a factor
     "BACKOFF_AFTER": "50",
     "PASSWORD_BACKOFF_FIRST": "600",  # a back-off that outlasts the test
+    "ADMIN_DASHBOARD_TTL": "0",  # each test reads what it just did
 }
 
 
@@ -39,6 +40,14 @@ def console(request, tmp_path_factory):
 @pytest.fixture(scope="module")
 def admin(console):
     return console_browser(console, "admin")[0]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def kept_console(request, tmp_path_factory):
+    """A provider that keeps the dashboard's counts and charts for an hour."""
+    settings = {"ADMIN_REQUIRE_PASSKEY": "false", "ADMIN_DASHBOARD_TTL": "3600"}
+    with backend_server(request, tmp_path_factory, "admin_dashboard_kept", **settings) as live:
+        yield live
 
 
 def _dashboard(console, browser) -> str:
@@ -161,3 +170,23 @@ def test_each_chart_is_one_query_over_a_range_of_the_event_at_index(tmp_path, re
     assert len(plans) == 7  # two charts, two kinds of burst, two event lists, password waits
     for plan in plans:
         assert "ix_audit_events_event_at" in plan, plan
+
+
+def test_counts_and_charts_are_kept_for_the_ttl_and_say_as_of_when(kept_console):
+    """The counts read every user and factor, so they are kept (``IDP_ADMIN_DASHBOARD_TTL``):
+    a new user and a sign-in change neither the figures nor the charts until then, and the
+    page says when they were counted; lockouts stay current."""
+    browser, _ = console_browser(kept_console, "auditor")
+    before = _dashboard(kept_console, browser)
+    account = person(kept_console)
+    assert password_sign_in(HostedPages(kept_console.url), account).status_code in (302, 303)
+    after = _dashboard(kept_console, browser)
+    assert _figures(after) == _figures(before)
+    assert _current(after, "hours") == _current(before, "hours")
+    as_of = re.search(r'<p class="hint" id="as-of">Counts and charts as of ([^,]+),', after)
+    assert as_of and as_of.group(1).endswith(" UTC"), after[:2000]
+    assert "counted again at most every 3600 seconds" in after
+
+
+def _figures(page_html: str) -> dict[str, str]:
+    return dict(re.findall(r"<dt>([^<]+)</dt><dd>(\d+)%?</dd>", page_html))

@@ -85,13 +85,16 @@ def _sign_in_chart(title: str, buckets: list[dashboard.Bucket], hourly: bool) ->
 def users():
     query = request.args.get("q", "")[:320]
     role = request.args.get("role", "")[:64]
+    mfa = request.args.get("mfa", "")
+    mfa = mfa if mfa in admin_view.MFA_STATUSES else ""  # a stale or hand-made link: any
     after = request.args.get("after", 0, type=int) or 0
     page = admin_view.search(
-        query, role, after=max(after, 0), limit=current_app.config["ADMIN_PAGE_SIZE"]
+        query, role, mfa=mfa, after=max(after, 0), limit=current_app.config["ADMIN_PAGE_SIZE"]
     )
     return render_template(
-        "admin/users.html", page=page, query=query, role=role, roles=admin_view.all_roles()
-    )
+        "admin/users.html", page=page, query=query, role=role, mfa=mfa,
+        roles=admin_view.all_roles(),
+    )  # fmt: skip
 
 
 @bp.route("/users/<int:user_id>")
