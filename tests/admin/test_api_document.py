@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import time
+import uuid
 
 import pytest
 from flask import Blueprint
@@ -17,9 +18,11 @@ from jsonschema.exceptions import SchemaError
 from idp.web.json_api import Operation, register
 from tests.admin.api_support import Api, api_client, conforms, openapi_document
 from tests.admin.support import person, show
+from tests.support.attestation import CertificateAuthority
 from tests.support.factors import enroll_totp, password_sign_in
 from tests.support.oidc import HostedPages, csrf_token, machine_client
 
+ROOT = CertificateAuthority("Sample Root")
 POLICY = {"mode": "off", "factors": None, "remember_device": True, "factor_max_age": None,
           "grace_signins": 0, "grace_days": 0, "require_attested_passkeys": False}  # fmt: skip
 
@@ -49,7 +52,7 @@ def world(server) -> dict:
         "admin": admin, "auditor": api_client(server, "auditor"), "user_id": found[0]["id"],
         "factor_id": show(server, account["email"])["factors"][0]["id"], "role": role,
         "client_id": machine_client(server, name="Sample")["client_id"],
-        "request_id": recovery_request(server, admin),
+        "request_id": recovery_request(server, admin), "aaguid": str(uuid.uuid4()),
     }  # fmt: skip
 
 
@@ -96,6 +99,11 @@ SAMPLES = {
     ("POST", "/recovery-requests/{request_id}/deny"): lambda w: ({}, {"json": {"note": "sample"}}),
     ("GET", "/audit-events"): lambda w: ({}, {"params": {"limit": 3}}),
     ("GET", "/audit-chain/verify"): lambda w: ({}, {}),
+    ("GET", "/authenticator-models"): lambda w: ({}, {}),
+    ("PUT", "/authenticator-models/{aaguid}"): lambda w: ({}, {"json": {
+        "description": "Sample key", "root_certificates": ROOT.pem.decode()}}),
+    ("DELETE", "/authenticator-models/{aaguid}"): lambda w: ({}, {}),
+    ("GET", "/dashboard"): lambda w: ({}, {}),
 }  # fmt: skip
 
 

@@ -2,7 +2,8 @@
 provisioning tools: users and the actions on them (roles, sign-in methods, browsers, sessions,
 unlock, disable, password reset, MFA override), the MFA policy (default, roles, new roles, the
 windows of sensitive operations), clients (register, change, new secret, disable), recovery
-requests (read, deny), the audit events and the check of their hash chain.
+requests (read, deny), the audit events and the check of their hash chain, the authenticator
+allow-list, and the dashboard's figures.
 
 Callers are OAuth clients with a client-credentials access token (RFC 6749 4.4) carrying the
 ``admin`` scope (reads and changes) or the ``auditor`` scope (reads). The token is one this
@@ -26,7 +27,14 @@ from flask import Blueprint, current_app, jsonify
 from idp.extensions import csrf
 from idp.oauth2 import bearer
 from idp.oauth2.errors import InvalidTokenError, OAuth2Error
-from idp.views.admin import api_audit, api_clients, api_policy, api_recovery, api_users
+from idp.views.admin import (
+    api_audit,
+    api_authenticators,
+    api_clients,
+    api_policy,
+    api_recovery,
+    api_users,
+)
 from idp.views.admin.api_support import ADMIN, AUDITOR, Caller
 from idp.web.json_api import Operation, openapi, register
 
@@ -41,6 +49,7 @@ OPERATIONS: list[Operation] = [
     *api_clients.OPERATIONS,
     *api_recovery.OPERATIONS,
     *api_audit.OPERATIONS,
+    *api_authenticators.OPERATIONS,
 ]
 
 
